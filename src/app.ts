@@ -1,0 +1,145 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { contentTypeGuard, sizeGuard } from "./http/body-rules.ts";
+import type { App, AppEnv } from "./http/context.ts";
+import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
+import { newRequestId, requestId } from "./http/request-id.ts";
+import { securityHeaders } from "./http/security-headers.ts";
+import { registerHealthRoutes } from "./routes/health/index.ts";
+import { registerOrderRoutes } from "./routes/orders/index.ts";
+import { registerTrackingRoutes } from "./routes/tracking/index.ts";
+import type { Services } from "./services.ts";
+
+export const apiVersion = "1.0.0";
+
+function renderError(error: unknown, c: Context<AppEnv>): Response {
+  const services = c.var.services;
+  const context = {
+    baseUrl: services.config.publicBaseUrl,
+    requestId: c.var.requestId ?? newRequestId(),
+    instance: c.req.path,
+  };
+  if (error instanceof ApiError) return problemResponse(error, context);
+  if (error instanceof HTTPException) {
+    // Hono's own validators throw these: a body that is not JSON is the only 400 they raise.
+    if (error.status === 400) {
+      return problemResponse(new ApiError("invalid_json", "The request body is not valid JSON."), context);
+    }
+    if (error.status === 413) return problemResponse(new ApiError("payload_too_large"), context);
+    if (error.status === 401) return problemResponse(new ApiError("unauthorized", error.message), context);
+  }
+  services.logger.error({ err: error, req_id: context.requestId, path: c.req.path }, "unhandled error");
+  return problemResponse(
+    new ApiError(
+      "internal_error",
+      "Something went wrong on our side. Retry later; quote the request_id if it persists.",
+    ),
+    context,
+  );
+}
+
+/** Path patterns of every registered route, to tell a wrong method (405) from an unknown path (404). */
+function allowedMethods(app: App, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === "ALL") continue;
+    const pattern = new RegExp(
+      `^${route.path
+        .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+        .replace(/\/:[^/]+/g, "/[^/]+")
+        .replace(/\*/g, ".*")}/?$`,
+    );
+    if (pattern.test(path)) methods.add(route.method);
+  }
+  return [...methods];
+}
+
+/**
+ * Builds the whole HTTP application from injected services. The Node server, the Deno Edge Function and the tests
+ * all call this one factory, so they serve exactly the same API.
+ */
+export function createApp(services: Services): App {
+  const app: App = new OpenAPIHono<AppEnv>({
+    // Zod failures of any request part (body, query, path, headers) become one problem+json shape.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const errors = fieldErrors(result.error.issues);
+        throw new ApiError(
+          "validation_failed",
+          `${errors.length} ${errors.length === 1 ? "field is" : "fields are"} invalid.`,
+          { errors },
+        );
+      }
+    },
+  });
+
+  app.use("*", async (c, next) => {
+    c.set("services", services);
+    await next();
+  });
+  app.use("*", requestId);
+  app.use("*", securityHeaders);
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    const status = c.res.status;
+    const level = status >= 500 ? "error" : "info";
+    services.logger[level](
+      {
+        req_id: c.var.requestId,
+        method: c.req.method,
+        route: c.req.routePath,
+        status,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+        tenant_id: c.var.auth?.tenantId,
+      },
+      "request",
+    );
+  });
+  app.use("/v1/*", contentTypeGuard);
+  app.use("/v1/*", sizeGuard);
+
+  registerHealthRoutes(app);
+  registerOrderRoutes(app);
+  registerTrackingRoutes(app);
+
+  app.notFound((c) => {
+    const methods = allowedMethods(app, c.req.path);
+    if (methods.length > 0) {
+      return renderError(
+        new ApiError(
+          "method_not_allowed",
+          `${c.req.method} is not allowed here; use ${methods.join(", ")}.`,
+          {},
+          { allow: methods.join(", ") },
+        ),
+        c,
+      );
+    }
+    return renderError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c);
+  });
+  app.onError((error, c) => renderError(error, c));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
+    type: "http",
+    scheme: "bearer",
+    description:
+      "Your API key (`cvk_live_...` or `cvk_test_...`) as a bearer token. `X-API-Key: <key>` also works.",
+  });
+  return app;
+}
+
+/** The OpenAPI 3.0 document generated from the registered routes and their Zod schemas. */
+export function openApiDocument(app: App, baseUrl: string) {
+  return app.getOpenAPIDocument({
+    openapi: "3.0.3",
+    info: {
+      title: "CELLVI Connect API",
+      version: apiVersion,
+      description:
+        "The public integration API of CELLVI 2.0: create shipments from your ERP or shop, track them, and receive webhooks as they move.",
+    },
+    servers: [{ url: baseUrl }],
+  });
+}

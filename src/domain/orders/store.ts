@@ -1,0 +1,216 @@
+import { Buffer } from "node:buffer";
+import type { Db, Queryable } from "../../adapters/db/types.ts";
+import type { KeyMode } from "../keys/format.ts";
+import { isUuid } from "../keys/store.ts";
+import type { CreateOrderInput, Order, OrderStatus } from "./schemas.ts";
+import { newTrackingNumber, newTrackingToken, trackingUrl } from "./tracking-ids.ts";
+
+/** Who is asking: every query on tenant data takes this, so no query can forget the tenant or the mode. */
+export interface TenantScope {
+  tenantId: string;
+  mode: KeyMode;
+}
+
+export interface OrderRow {
+  id: string;
+  tenant_id: string;
+  mode: KeyMode;
+  external_id: string;
+  tracking_number: string;
+  tracking_token: string;
+  status: OrderStatus;
+  recipient: Order["recipient"];
+  destination: Order["destination"];
+  origin: Order["origin"];
+  packages: Order["packages"];
+  cod_amount: string | number | null;
+  currency: string | null;
+  service_level: string | null;
+  notes: string | null;
+  metadata: Record<string, string>;
+  seq: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toOrder(row: OrderRow, baseUrl: string): Order {
+  return {
+    id: row.id,
+    object: "order",
+    mode: row.mode,
+    external_id: row.external_id,
+    tracking_number: row.tracking_number,
+    tracking_token: row.tracking_token,
+    tracking_url: trackingUrl(baseUrl, row.tracking_number, row.tracking_token),
+    status: row.status,
+    recipient: row.recipient,
+    destination: row.destination,
+    origin: row.origin ?? null,
+    packages: row.packages,
+    cod_amount: row.cod_amount === null ? null : Number(row.cod_amount),
+    currency: row.currency,
+    service_level: row.service_level,
+    notes: row.notes,
+    metadata: row.metadata ?? {},
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export type CreateOrderResult =
+  | { kind: "created"; order: OrderRow }
+  | { kind: "duplicate"; existingOrderId: string };
+
+export interface CreateOrderOptions {
+  /** Who created it, recorded in the history (`api`, `connector:shopify`, `import:csv`...). */
+  actor?: string;
+  description?: string;
+}
+
+/**
+ * Creates an order and its first history row in the caller's transaction (the history row's trigger writes the
+ * ORDER_CREATED event, so all three commit together or not at all). A second order with an external_id the tenant
+ * already used in this mode is reported as a duplicate, never created.
+ */
+export async function insertOrder(
+  tx: Queryable,
+  scope: TenantScope,
+  input: CreateOrderInput,
+  options: CreateOrderOptions = {},
+): Promise<CreateOrderResult> {
+  const inserted = await tx.query<OrderRow>(
+    `insert into orders (tenant_id, mode, external_id, tracking_number, tracking_token, recipient, destination,
+                         origin, packages, cod_amount, currency, service_level, notes, metadata)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     on conflict (tenant_id, mode, external_id) do nothing
+     returning *`,
+    [
+      scope.tenantId,
+      scope.mode,
+      input.external_id,
+      newTrackingNumber(),
+      newTrackingToken(),
+      JSON.stringify(input.recipient),
+      JSON.stringify(input.destination),
+      input.origin ? JSON.stringify(input.origin) : null,
+      JSON.stringify(input.packages),
+      input.cod_amount ?? null,
+      input.currency ?? null,
+      input.service_level ?? null,
+      input.notes ?? null,
+      JSON.stringify(input.metadata ?? {}),
+    ],
+  );
+  const order = inserted.rows[0];
+  if (!order) {
+    const existing = await tx.query<{ id: string }>(
+      "select id from orders where tenant_id = $1 and mode = $2 and external_id = $3",
+      [scope.tenantId, scope.mode, input.external_id],
+    );
+    return { kind: "duplicate", existingOrderId: existing.rows[0]!.id };
+  }
+  await tx.query(
+    `insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
+     values ($1, $2, 'CREATED', $3, $4, $5, $6)`,
+    [
+      order.id,
+      scope.tenantId,
+      options.description ?? "Order received",
+      input.origin?.city ?? null,
+      options.actor ?? "api",
+      order.created_at,
+    ],
+  );
+  return { kind: "created", order };
+}
+
+export function createOrder(
+  db: Db,
+  scope: TenantScope,
+  input: CreateOrderInput,
+  options?: CreateOrderOptions,
+): Promise<CreateOrderResult> {
+  return db.transaction((tx) => insertOrder(tx, scope, input, options));
+}
+
+export async function getOrder(db: Queryable, scope: TenantScope, id: string): Promise<OrderRow | null> {
+  if (!isUuid(id)) return null;
+  const { rows } = await db.query<OrderRow>(
+    "select * from orders where id = $1 and tenant_id = $2 and mode = $3",
+    [id, scope.tenantId, scope.mode],
+  );
+  return rows[0] ?? null;
+}
+
+export interface ListOrdersQuery {
+  limit: number;
+  /** Opaque cursor from a previous page's `next_cursor`. */
+  cursor?: number | undefined;
+  status?: OrderStatus | undefined;
+  externalId?: string | undefined;
+}
+
+/** Newest first, keyset-paginated on `seq` so pages stay stable while orders are being created. */
+export async function listOrders(
+  db: Queryable,
+  scope: TenantScope,
+  query: ListOrdersQuery,
+): Promise<{ rows: OrderRow[]; nextCursor: number | null }> {
+  const { rows } = await db.query<OrderRow>(
+    `select * from orders
+      where tenant_id = $1 and mode = $2
+        and ($3::bigint is null or seq < $3::bigint)
+        and ($4::text is null or status = $4::text)
+        and ($5::text is null or external_id = $5::text)
+      order by seq desc
+      limit $6`,
+    [
+      scope.tenantId,
+      scope.mode,
+      query.cursor ?? null,
+      query.status ?? null,
+      query.externalId ?? null,
+      query.limit + 1,
+    ],
+  );
+  const hasMore = rows.length > query.limit;
+  const page = hasMore ? rows.slice(0, query.limit) : rows;
+  return { rows: page, nextCursor: hasMore ? page[page.length - 1]!.seq : null };
+}
+
+export interface HistoryRow {
+  status: OrderStatus;
+  description: string;
+  city: string | null;
+  occurred_at: Date;
+  details: Record<string, unknown>;
+}
+
+export async function getHistory(db: Queryable, orderId: string): Promise<HistoryRow[]> {
+  const { rows } = await db.query<HistoryRow>(
+    "select status, description, city, occurred_at, details from order_status_history where order_id = $1 order by id",
+    [orderId],
+  );
+  return rows;
+}
+
+export async function findOrderByTrackingNumber(
+  db: Queryable,
+  trackingNumber: string,
+): Promise<OrderRow | null> {
+  const { rows } = await db.query<OrderRow>("select * from orders where tracking_number = $1", [
+    trackingNumber,
+  ]);
+  return rows[0] ?? null;
+}
+
+/** Cursors are opaque to clients: base64url of the keyset position. */
+export function encodeCursor(seq: number): string {
+  return Buffer.from(`o:${seq}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): number | null {
+  const text = Buffer.from(cursor, "base64url").toString("utf8");
+  const match = /^o:(\d{1,15})$/.exec(text);
+  return match ? Number(match[1]) : null;
+}

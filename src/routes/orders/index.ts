@@ -1,0 +1,10 @@
+import type { App } from "../../http/context.ts";
+import { registerCreateOrder } from "./create.ts";
+import { registerGetOrder } from "./get.ts";
+import { registerListOrders } from "./list.ts";
+
+export function registerOrderRoutes(app: App): void {
+  registerCreateOrder(app);
+  registerListOrders(app);
+  registerGetOrder(app);
+}

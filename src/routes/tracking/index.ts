@@ -1,0 +1,17 @@
+import { cors } from "hono/cors";
+import type { App } from "../../http/context.ts";
+import { registerGetTracking } from "./get.ts";
+
+export function registerTrackingRoutes(app: App): void {
+  // Shops embed tracking widgets on their own domains: any origin may read the public view (no credentials).
+  app.use(
+    "/v1/tracking/*",
+    cors({
+      origin: "*",
+      allowMethods: ["GET", "OPTIONS"],
+      allowHeaders: ["X-Tracking-Token"],
+      maxAge: 86400,
+    }),
+  );
+  registerGetTracking(app);
+}
