@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     maxWorkers: 2,
+    // The JSON report feeds the "N passed, N failed" line that .ci/run ends with.
+    reporters: ["default", "json"],
+    outputFile: { json: process.env.VITEST_JSON_REPORT ?? "test-results/vitest.json" },
   },
 });

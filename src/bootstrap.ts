@@ -1,0 +1,63 @@
+import { type Logger, pino } from "pino";
+import { migrate } from "./adapters/db/migrate.ts";
+import { openDb } from "./adapters/db/open.ts";
+import type { Config } from "./config.ts";
+import { type Services, systemClock } from "./services.ts";
+
+/** Never let a secret reach a log line, whatever a caller passes to the logger. */
+const redactPaths = [
+  "apiKey",
+  "api_key",
+  "secret",
+  "token",
+  "authorization",
+  "*.apiKey",
+  "*.api_key",
+  "*.secret",
+  "*.token",
+  "*.authorization",
+  "headers.authorization",
+  "headers['x-api-key']",
+];
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.LOG_LEVEL,
+    base: { service: "cellvi-connect" },
+    redact: { paths: redactPaths, censor: "[redacted]" },
+  });
+}
+
+export interface BuiltServices {
+  services: Services;
+  /** Releases everything `buildServices` opened, in reverse order. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database (embedded or real), applies pending migrations and assembles the services bag. The Node
+ * server, the CLI and the worker all start here, so they run against the same wiring.
+ */
+export async function buildServices(
+  config: Config,
+  options: { logger?: Logger; migrate?: boolean } = {},
+): Promise<BuiltServices> {
+  const logger = options.logger ?? createLogger(config);
+  const db = await openDb(config, (error) => logger.warn({ err: error }, "database connection error"));
+  try {
+    if (options.migrate !== false) {
+      const result = await migrate(db);
+      if (result.applied.length > 0) logger.info({ applied: result.applied }, "migrations applied");
+    }
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const services: Services = { config, db, logger, clock: systemClock };
+  return {
+    services,
+    async close() {
+      await db.close();
+    },
+  };
+}
