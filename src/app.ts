@@ -26,8 +26,14 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
     if (error.status === 400) {
       return problemResponse(new ApiError("invalid_json", "The request body is not valid JSON."), context);
     }
-    if (error.status === 413) return problemResponse(new ApiError("payload_too_large"), context);
-    if (error.status === 401) return problemResponse(new ApiError("unauthorized", error.message), context);
+    const byStatus: Partial<Record<number, ApiError>> = {
+      401: new ApiError("unauthorized", error.message),
+      404: new ApiError("not_found"),
+      413: new ApiError("payload_too_large"),
+      415: new ApiError("unsupported_media_type", "Send the body as application/json."),
+    };
+    const mapped = byStatus[error.status];
+    if (mapped) return problemResponse(mapped, context);
   }
   services.logger.error({ err: error, req_id: context.requestId, path: c.req.path }, "unhandled error");
   return problemResponse(

@@ -3,7 +3,7 @@ import { createApp } from "./app.ts";
 import { buildServices, createLogger } from "./bootstrap.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { pruneIdempotencyKeys } from "./domain/idempotency/run.ts";
-import { openLocalChannel } from "./local/admin-channel.ts";
+import { mountLocalChannel } from "./local/admin-channel.ts";
 import { acquireDataDirLock } from "./local/data-dir-lock.ts";
 
 /**
@@ -24,6 +24,7 @@ async function start(): Promise<void> {
   const built = await buildServices(config, { logger });
   const { services } = built;
   const app = createApp(services);
+  const localChannel = embedded ? mountLocalChannel(app, services) : null;
 
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
   await new Promise<void>((resolve, reject) => {
@@ -32,7 +33,7 @@ async function start(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
-  const closeChannel = embedded ? openLocalChannel(app, services, config.DATA_DIR, port) : () => {};
+  const closeChannel = localChannel ? localChannel.publish(config.DATA_DIR, port) : () => {};
   logger.info(
     { port, database: services.db.kind, data_dir: embedded ? config.DATA_DIR : undefined },
     `cellvi-connect listening on http://localhost:${port} (developer portal: ${config.publicBaseUrl}/developers)`,

@@ -25,15 +25,15 @@ function ruleFor(path: string): BodyRule | undefined {
   return bodyRules.find((rule) => rule.path.test(path));
 }
 
-function hasBody(headers: Headers): boolean {
-  const length = headers.get("content-length");
+function hasBody(request: Request): boolean {
+  const length = request.headers.get("content-length");
   if (length !== null) return length !== "0";
-  return headers.has("transfer-encoding");
+  return request.headers.has("transfer-encoding") || request.body !== null;
 }
 
 /** 415 for a body in a media type the route does not take. */
 export const contentTypeGuard = createMiddleware<AppEnv>(async (c, next) => {
-  if (methodsWithBody.has(c.req.method) && hasBody(c.req.raw.headers)) {
+  if (methodsWithBody.has(c.req.method) && hasBody(c.req.raw)) {
     const accepted = ruleFor(c.req.path)?.mediaTypes ?? jsonTypes;
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     const ok =

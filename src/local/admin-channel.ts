@@ -36,8 +36,14 @@ function digest(value: string): Buffer {
   return createHash("sha256").update(value).digest();
 }
 
-/** Mounts the local CLI channel on the Node server's app and publishes how to reach it. */
-export function openLocalChannel(app: App, services: Services, dataDir: string, port: number): () => void {
+/**
+ * Mounts the local CLI channel on the Node server's app (before it serves its first request: Hono builds its router
+ * then). `publish` writes where to reach it once the port is known; the returned function removes the file.
+ */
+export function mountLocalChannel(
+  app: App,
+  services: Services,
+): { publish(dataDir: string, port: number): () => void } {
   const token = randomBytes(32).toString("base64url");
   app.post(localCliPath, async (c) => {
     const presented = c.req.header("authorization")?.replace(/^Bearer /, "") ?? "";
@@ -48,11 +54,15 @@ export function openLocalChannel(app: App, services: Services, dataDir: string, 
     }
     return c.json(await executeCommand(services, body.argv as string[]));
   });
-  const path = serverInfoPath(dataDir);
-  writeFileSync(path, JSON.stringify({ pid: process.pid, port, token } satisfies ServerInfo), {
-    mode: 0o600,
-  });
-  return () => rmSync(path, { force: true });
+  return {
+    publish(dataDir, port) {
+      const path = serverInfoPath(dataDir);
+      writeFileSync(path, JSON.stringify({ pid: process.pid, port, token } satisfies ServerInfo), {
+        mode: 0o600,
+      });
+      return () => rmSync(path, { force: true });
+    },
+  };
 }
 
 /** Sends argv to the running service. Returns null when no service answers (then the CLI opens the db itself). */

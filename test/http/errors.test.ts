@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app.ts";
+import { createTestContext, orderBody, type TestContext } from "../support/app.ts";
+import { dbKinds } from "../support/db.ts";
+
+async function expectProblem(res: Response, status: number, code: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  const body = await res.json();
+  expect(body).toMatchObject({ status, code });
+  expect(body.type).toContain("/developers/errors#");
+  expect(body.title).toEqual(expect.any(String));
+  expect(body.request_id).toBe(res.headers.get("x-request-id"));
+  return body;
+}
+
+describe.each(dbKinds)("errors and bad input on %s", (kind) => {
+  let t: TestContext;
+  let key: string;
+  beforeAll(async () => {
+    t = await createTestContext(kind);
+    key = (await t.newTenant()).apiKey;
+  });
+  afterAll(() => t.close());
+
+  it("rejects malformed JSON with 400 invalid_json", async () => {
+    const res = await t.request("/v1/orders/create", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: '{"external_id": "x",',
+    });
+    await expectProblem(res, 400, "invalid_json");
+  });
+
+  it("rejects a wrong content type with 415", async () => {
+    const res = await t.request("/v1/orders/create", {
+      method: "POST",
+      key,
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify(orderBody()),
+    });
+    await expectProblem(res, 415, "unsupported_media_type");
+  });
+
+  it("rejects a body over 1 MiB with 413", async () => {
+    const res = await t.request("/v1/orders/create", {
+      method: "POST",
+      key,
+      json: orderBody({ notes: "x".repeat(1024 * 1024 + 10) }),
+    });
+    await expectProblem(res, 413, "payload_too_large");
+  });
+
+  it("lists every invalid field with its path", async () => {
+    const res = await t.request("/v1/orders/create", {
+      method: "POST",
+      key,
+      json: {
+        external_id: "",
+        recipient: { name: "Ana" },
+        destination: { address_line1: "x", city: "Bogotá", country: "Colombia" },
+        packages: [],
+      },
+    });
+    const body = await expectProblem(res, 400, "validation_failed");
+    const paths = body.errors.map((e: { path: string }) => e.path);
+    expect(paths).toEqual(
+      expect.arrayContaining(["/external_id", "/recipient/phone", "/destination/country", "/packages"]),
+    );
+    for (const error of body.errors) expect(error.message).toEqual(expect.any(String));
+  });
+
+  it("rejects unknown fields", async () => {
+    const res = await t.request("/v1/orders/create", {
+      method: "POST",
+      key,
+      json: orderBody({ colour: "red" }),
+    });
+    const body = await expectProblem(res, 400, "validation_failed");
+    expect(JSON.stringify(body.errors)).toContain("colour");
+  });
+
+  it("rejects a missing body", async () => {
+    const res = await t.request("/v1/orders/create", { method: "POST", key });
+    await expectProblem(res, 400, "validation_failed");
+  });
+
+  it("answers an unknown route with 404 and a wrong method with 405 and Allow", async () => {
+    await expectProblem(await t.request("/v1/nothing-here"), 404, "not_found");
+    const res = await t.request("/v1/orders/create", { method: "PUT", key });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")).toContain("POST");
+    const list = await t.request("/v1/orders", { method: "DELETE", key });
+    await expectProblem(list, 405, "method_not_allowed");
+    expect(list.headers.get("allow")?.split(", ").sort()).toEqual(["GET", "POST"]);
+    const del = await t.request("/v1/tracking/CV123", { method: "DELETE" });
+    await expectProblem(del, 405, "method_not_allowed");
+  });
+
+  it("puts X-Request-Id on every response and echoes a sane incoming one", async () => {
+    const ok = await t.request("/healthz");
+    expect(ok.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
+    const echoed = await t.request("/healthz", { headers: { "x-request-id": "abc-123" } });
+    expect(echoed.headers.get("x-request-id")).toBe("abc-123");
+    const replaced = await t.request("/healthz", { headers: { "x-request-id": "bad id with spaces" } });
+    expect(replaced.headers.get("x-request-id")).toMatch(/^req_/);
+  });
+
+  it("turns an unexpected failure into a 500 without internals", async () => {
+    // A fresh app (routes cannot be added once one has served a request) with a route that breaks.
+    const app = createApp(t.services);
+    app.get("/v1/__boom", () => {
+      throw new Error("secret internal detail: password=hunter2");
+    });
+    const res = await app.request("http://cellvi.test/v1/__boom");
+    const body = await expectProblem(res, 500, "internal_error");
+    expect(JSON.stringify(body)).not.toContain("hunter2");
+    expect(JSON.stringify(body)).not.toContain("stack");
+  });
+
+  it("sets security headers", async () => {
+    const res = await t.request("/healthz");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+  });
+});
