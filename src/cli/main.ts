@@ -34,7 +34,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     const built = await buildServices(
       { ...config, LOG_LEVEL: config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL },
-      {},
+      // `migrate` reports what it applies, so it must find the work still to do.
+      { migrate: invocation.command.name !== "migrate" },
     );
     try {
       const outcome = await executeCommand(built.services, argv);
