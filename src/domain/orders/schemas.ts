@@ -54,15 +54,10 @@ export const serviceLevels = ["standard", "express", "same_day", "next_day", "sc
 
 export const CreateOrderSchema = z
   .strictObject({
-    external_id: z
-      .string()
-      .trim()
-      .min(1)
-      .max(100)
-      .openapi({
-        description: "Your reference (ERP or shop order number). Unique per tenant.",
-        example: "SO-10045",
-      }),
+    external_id: z.string().trim().min(1).max(100).openapi({
+      description: "Your reference (ERP or shop order number). Unique per tenant.",
+      example: "SO-10045",
+    }),
     recipient: RecipientSchema,
     destination: AddressSchema,
     origin: AddressSchema.optional(),
