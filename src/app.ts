@@ -5,8 +5,9 @@ import { contentTypeGuard, sizeGuard } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
 import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { newRequestId, requestId } from "./http/request-id.ts";
-import { securityHeaders } from "./http/security-headers.ts";
+import { keyedCors, securityHeaders } from "./http/security-headers.ts";
 import { registerHealthRoutes } from "./routes/health/index.ts";
+import { registerKeyRoutes } from "./routes/keys/index.ts";
 import { registerOrderRoutes } from "./routes/orders/index.ts";
 import { registerTrackingRoutes } from "./routes/tracking/index.ts";
 import type { Services } from "./services.ts";
@@ -103,12 +104,15 @@ export function createApp(services: Services): App {
       "request",
     );
   });
+  // Keyed endpoints: no cross-origin browser access unless CORS_ALLOWED_ORIGINS says so (tracking stays open).
+  app.use("/v1/*", keyedCors);
   app.use("/v1/*", contentTypeGuard);
   app.use("/v1/*", sizeGuard);
 
   registerHealthRoutes(app);
   registerOrderRoutes(app);
   registerTrackingRoutes(app);
+  registerKeyRoutes(app);
 
   app.notFound((c) => {
     const methods = allowedMethods(app, c.req.path);

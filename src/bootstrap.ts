@@ -2,6 +2,7 @@ import { type Logger, pino } from "pino";
 import { migrate } from "./adapters/db/migrate.ts";
 import { openDb } from "./adapters/db/open.ts";
 import type { Config } from "./config.ts";
+import { buildAuthServices } from "./http/auth-services.ts";
 import { type Services, systemClock } from "./services.ts";
 
 /** Never let a secret reach a log line, whatever a caller passes to the logger. */
@@ -53,10 +54,20 @@ export async function buildServices(
     await db.close();
     throw error;
   }
-  const services: Services = { config, db, logger, clock: systemClock };
+  const clock = systemClock;
+  const auth = await buildAuthServices(config, { db, logger, clock });
+  const services: Services = {
+    config,
+    db,
+    logger,
+    clock,
+    rateLimiter: auth.rateLimiter,
+    keyVerifier: auth.keyVerifier,
+  };
   return {
     services,
     async close() {
+      await auth.close();
       await db.close();
     },
   };

@@ -33,6 +33,63 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Run the webhook dispatcher inside the API process (the embedded default delivers with no second command). */
   RUN_WORKER: z.preprocess(emptyAsUndefined, booleanFromEnv.optional()),
+  /** Requests per minute per API key when neither the key, its tenant nor the tenant's plan says otherwise. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /** Per-plan limits, `plan=perMinute` pairs: `default=100,growth=600,enterprise=3000`. A tenant's `plan` picks one. */
+  RATE_LIMIT_PLANS: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const plans: Record<string, number> = {};
+      for (const pair of text.split(",").map((part) => part.trim()).filter(Boolean)) {
+        const match = /^([A-Za-z0-9_-]{1,50})=(\d{1,7})$/.exec(pair);
+        if (!match || Number(match[2]) < 1) {
+          ctx.addIssue({ code: "custom", message: `"${pair}" is not plan=perMinute (a positive integer)` });
+          return z.NEVER;
+        }
+        plans[match[1]!] = Number(match[2]);
+      }
+      return plans;
+    }),
+  /** Requests per minute per client address on the public tracking endpoint. */
+  TRACKING_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
+  /**
+   * The header a trusted reverse proxy sets to the client's address (`x-forwarded-for`, `x-real-ip`, ...). Off by
+   * default: without a proxy that overwrites it, any client could claim any address and dodge its limit.
+   */
+  TRUSTED_PROXY_HEADER: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, "must be a header name")
+      .transform((name) => name.toLowerCase())
+      .optional(),
+  ),
+  /** For a list header such as X-Forwarded-For: how many proxies we run, i.e. which entry from the right to trust. */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
+  /** With Redis unreachable: false (default) limits in memory per instance; true answers 503 until it is back. */
+  RATE_LIMIT_FAIL_CLOSED: z.preprocess(emptyAsUndefined, booleanFromEnv.default(false)),
+  /** Prefix of every rate-limit key in Redis, so several deployments (or test runs) can share one server. */
+  RATE_LIMIT_REDIS_PREFIX: z.string().min(1).max(100).default("cellvi:rl:"),
+  /** A Redis decision slower than this counts as an outage for that request (the fallback decides instead). */
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+  /** How long a verified key stays in the in-memory cache. Revocations reach every instance sooner, by NOTIFY. */
+  KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /** How often each instance also polls for key changes, the safety net for a NOTIFY lost while disconnected. */
+  KEY_CHANGES_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  /** How often `last_used_at` is written, in one statement for all the keys used meanwhile. */
+  KEY_USAGE_FLUSH_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+  /** Origins allowed to call keyed endpoints from a browser, comma-separated. Empty (default): none. */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default("")
+    .transform((text) =>
+      text
+        .split(",")
+        .map((origin) => origin.trim().replace(/\/+$/, ""))
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ protocol: /^https?$/ }))),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { Db } from "./adapters/db/types.ts";
+import type { RateLimiter } from "./adapters/ratelimit/types.ts";
 import type { Config } from "./config.ts";
+import type { KeyVerifier } from "./domain/keys/verifier.ts";
 
 /** A source of time, injected so tests can move it. */
 export interface Clock {
@@ -18,4 +20,8 @@ export interface Services {
   db: Db;
   logger: Logger;
   clock: Clock;
+  /** Decides every keyed request and the public tracking endpoint's per-address limit (Redis or memory). */
+  rateLimiter: RateLimiter;
+  /** Verifies API keys with a short cache invalidated across instances, and batches `last_used_at`. */
+  keyVerifier: KeyVerifier;
 }

@@ -1,9 +1,9 @@
 import { createMiddleware } from "hono/factory";
-import { hashApiKey, parseApiKey } from "../domain/keys/format.ts";
+import { parseApiKey } from "../domain/keys/format.ts";
 import type { Scope } from "../domain/keys/scopes.ts";
-import { findActiveKeyByHash } from "../domain/keys/store.ts";
-import type { AppEnv } from "./context.ts";
+import type { AppEnv, AuthContext } from "./context.ts";
 import { ApiError } from "./problem.ts";
+import { consumeRateLimit, keyPolicy, setResponseHeaders } from "./rate-limit.ts";
 
 const realm = 'Bearer realm="cellvi-connect"';
 
@@ -27,9 +27,14 @@ export function presentedKey(headers: Headers): string | undefined {
 }
 
 /**
- * Authenticates the API key and, when `scope` is given, requires it. A malformed key (bad prefix or checksum) is
- * rejected before any database lookup. Unknown, revoked and expired keys get the same 401, so a caller learns
- * nothing about which keys exist.
+ * Authenticates the API key, counts the request against the key's rate limit, and, when `scope` is given, requires
+ * it. In that order: a request without the scope still counts, so probing scopes is throttled like anything else.
+ *
+ * - A malformed key (bad prefix or checksum) is rejected before any lookup; unknown, revoked and expired keys get
+ *   the same 401, so a caller learns nothing about which keys exist.
+ * - Verification goes through the services' key cache (no query on the hot path) and the use is recorded for the
+ *   batched `last_used_at` write.
+ * - Every response of a keyed route carries the RateLimit headers, errors included.
  */
 export function authenticate(scope?: Scope) {
   return createMiddleware<AppEnv>(async (c, next) => {
@@ -43,21 +48,29 @@ export function authenticate(scope?: Scope) {
         true,
       );
     }
-    const verified = await findActiveKeyByHash(c.var.services.db, hashApiKey(key));
+    const { keyVerifier, config } = c.var.services;
+    const verified = await keyVerifier.verify(key);
     if (!verified) throw unauthorized("The API key is unknown, revoked or expired.", true);
-    c.set("auth", {
+    const auth: AuthContext = {
       keyId: verified.keyId,
       tenantId: verified.tenantId,
       plan: verified.plan,
       mode: verified.mode,
       scopes: verified.scopes,
       rateLimitPerMinute: verified.rateLimitPerMinute,
-    });
+    };
+    c.set("auth", auth);
+    keyVerifier.recordUse(verified.keyId);
+    const headers = await consumeRateLimit(c, `key:${verified.keyId}`, keyPolicy(auth, config));
     if (scope && !verified.scopes.includes(scope)) {
-      throw new ApiError("forbidden", `This API key lacks the \`${scope}\` scope.`, {
-        required_scope: scope,
-      });
+      throw new ApiError(
+        "forbidden",
+        `This API key lacks the \`${scope}\` scope.`,
+        { required_scope: scope },
+        headers,
+      );
     }
     await next();
+    setResponseHeaders(c, headers);
   });
 }

@@ -1,3 +1,4 @@
+import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./context.ts";
 
@@ -16,3 +17,35 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
     new URL(c.req.url).protocol === "https:" || c.var.services.config.publicBaseUrl.startsWith("https://");
   if (https) headers.set("strict-transport-security", "max-age=63072000; includeSubDomains");
 });
+
+/** Public paths with their own, open CORS policy (shops embed tracking widgets on any origin). */
+export const publicCorsPaths = [/^\/v1\/tracking\//];
+
+/**
+ * CORS for the keyed API: closed unless CORS_ALLOWED_ORIGINS lists origins. An API key in a browser is readable by
+ * anyone who opens the page, so the default is that no other origin may call with one; a preflight then gets no
+ * CORS headers and the browser refuses. Configured origins get exactly the headers the API uses, no credentials
+ * (keys travel in headers, never cookies).
+ */
+export const keyedCors = createMiddleware<AppEnv>(async (c, next) => {
+  const allowed = c.var.services.config.CORS_ALLOWED_ORIGINS;
+  if (allowed.length === 0 || publicCorsPaths.some((pattern) => pattern.test(c.req.path))) return next();
+  return corsFor(allowed)(c, next);
+});
+
+const corsByOrigins = new Map<string, ReturnType<typeof cors>>();
+function corsFor(origins: string[]) {
+  const cacheKey = origins.join(" ");
+  let middleware = corsByOrigins.get(cacheKey);
+  if (!middleware) {
+    middleware = cors({
+      origin: (origin) => (origins.includes(origin) ? origin : null),
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: ["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+      exposeHeaders: ["RateLimit", "RateLimit-Policy", "Retry-After", "X-Request-Id", "Idempotent-Replayed"],
+      maxAge: 600,
+    });
+    corsByOrigins.set(cacheKey, middleware);
+  }
+  return middleware;
+}

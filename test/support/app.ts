@@ -6,6 +6,7 @@ import type { KeyMode } from "../../src/domain/keys/format.ts";
 import type { Scope } from "../../src/domain/keys/scopes.ts";
 import { createApiKey } from "../../src/domain/keys/store.ts";
 import { createTenant } from "../../src/domain/tenants/store.ts";
+import { buildAuthServices } from "../../src/http/auth-services.ts";
 import type { App } from "../../src/http/context.ts";
 import { type Clock, type Services, systemClock } from "../../src/services.ts";
 import { openTestDb, type TestDb } from "./db.ts";
@@ -40,13 +41,23 @@ export async function createTestContext(
   const config: Config = loadConfig({
     PUBLIC_BASE_URL: "http://cellvi.test",
     LOG_LEVEL: "silent",
+    // Generous limits so tests that send many requests with one key are not throttled; rate-limit tests set
+    // their own.
+    RATE_LIMIT_PER_MINUTE: "100000",
+    TRACKING_RATE_LIMIT_PER_MINUTE: "100000",
     ...options.env,
   });
+  const logger = pino({ level: "silent" });
+  const clock = options.clock ?? systemClock;
+  // The in-memory rate limiter unless the test's env sets REDIS_URL (the process environment is never read here).
+  const auth = await buildAuthServices(config, { db: testDb.db, logger, clock });
   const services: Services = {
     config,
     db: testDb.db,
-    logger: pino({ level: "silent" }),
-    clock: options.clock ?? systemClock,
+    logger,
+    clock,
+    rateLimiter: auth.rateLimiter,
+    keyVerifier: auth.keyVerifier,
   };
   const app = createApp(services);
   return {
@@ -91,7 +102,10 @@ export async function createTestContext(
       });
       return { keyId: key.id, apiKey };
     },
-    close: () => testDb.close(),
+    async close() {
+      await auth.close();
+      await testDb.close();
+    },
   };
 }
 

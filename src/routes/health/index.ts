@@ -26,7 +26,8 @@ export const readyRoute = createRoute({
   path: "/readyz",
   tags: ["Operations"],
   summary: "Readiness",
-  description: "Answers 200 when the database answers, 503 when it does not. `checks` says what was checked.",
+  description:
+    "Answers 200 when the database answers and the rate limiter can decide, 503 otherwise. `checks` says what was checked (a Redis outage covered by the in-memory fallback is reported there, still ready).",
   responses: {
     200: { description: "Ready to serve", content: { "application/json": { schema: ReadySchema } } },
     503: { description: "A dependency is down", content: { "application/json": { schema: ReadySchema } } },
@@ -50,6 +51,9 @@ export function registerHealthRoutes(app: App): void {
     } catch (error) {
       checks.database = { ok: false, detail: `${db.kind}: ${(error as Error).message}` };
     }
+    // Redis down with the in-memory fallback is still ready (detail says so); fail-closed is not.
+    const limiter = c.var.services.rateLimiter.health();
+    checks.rate_limiter = { ok: limiter.ok, detail: limiter.detail };
     const ok = Object.values(checks).every((check) => check.ok);
     if (ok) return c.json({ status: "ready" as const, checks }, 200);
     return c.json({ status: "unavailable" as const, checks }, 503);

@@ -1,5 +1,6 @@
 import { cors } from "hono/cors";
 import type { App } from "../../http/context.ts";
+import { rateLimitByClientAddress, trackingPolicy } from "../../http/rate-limit.ts";
 import { registerGetTracking } from "./get.ts";
 
 export function registerTrackingRoutes(app: App): void {
@@ -13,5 +14,7 @@ export function registerTrackingRoutes(app: App): void {
       maxAge: 86400,
     }),
   );
+  // Per client address (no key to count against); after CORS so a 429 is readable by the widget's page.
+  app.use("/v1/tracking/*", rateLimitByClientAddress(trackingPolicy));
   registerGetTracking(app);
 }

@@ -1,0 +1,77 @@
+import {
+  gcraParameters,
+  gcraStep,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimitPolicy,
+} from "./types.ts";
+
+export interface MemoryRateLimiterOptions {
+  /** Current time in microseconds; defaults to the high-resolution wall clock. */
+  nowMicros?: () => number;
+  /** Subjects kept at most; the oldest are dropped first (they are the likeliest to be full again anyway). */
+  maxSubjects?: number;
+}
+
+export function wallClockMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/**
+ * GCRA in process memory. Exact for one instance; with several instances each counts alone, which is why it is
+ * the default only without Redis, and the fallback while Redis is unreachable.
+ */
+export class MemoryRateLimiter implements RateLimiter {
+  readonly kind = "memory" as const;
+  private readonly tats = new Map<string, number>();
+  private readonly nowMicros: () => number;
+  private readonly maxSubjects: number;
+  private readonly sweeper: ReturnType<typeof setInterval>;
+
+  constructor(options: MemoryRateLimiterOptions = {}) {
+    this.nowMicros = options.nowMicros ?? wallClockMicros;
+    this.maxSubjects = options.maxSubjects ?? 100_000;
+    // A subject whose arrival time has passed holds a full quota: forgetting it changes nothing.
+    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper.unref?.();
+  }
+
+  async consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
+    return this.consumeNow(subject, policy, cost);
+  }
+
+  /** The synchronous decision, for the fallback path that must not yield between read and write. */
+  consumeNow(subject: string, policy: RateLimitPolicy, cost = 1): RateLimitDecision {
+    const now = this.nowMicros();
+    const step = gcraStep(now, this.tats.get(subject) ?? null, gcraParameters(policy, cost));
+    if (step.allowed) {
+      // Re-insert so the map's order stays "least recently written first" for eviction.
+      this.tats.delete(subject);
+      this.tats.set(subject, step.tat);
+      if (this.tats.size > this.maxSubjects) {
+        const oldest = this.tats.keys().next().value;
+        if (oldest !== undefined) this.tats.delete(oldest);
+      }
+    }
+    return {
+      allowed: step.allowed,
+      remaining: step.remaining,
+      resetMicros: step.resetMicros,
+      retryAfterMicros: step.retryAfterMicros,
+    };
+  }
+
+  private sweep(): void {
+    const now = this.nowMicros();
+    for (const [key, tat] of this.tats) if (tat <= now) this.tats.delete(key);
+  }
+
+  health() {
+    return { ok: true, detail: "in-memory (per instance)", active: "memory" as const, degraded: false };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.tats.clear();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * One rate limiter interface, two implementations (Redis and in-memory) that run the same algorithm: GCRA, the
+ * generic cell rate algorithm. GCRA keeps one number per subject (the "theoretical arrival time") and admits a
+ * request when that time, moved forward by the request's cost, stays within the window from now. It allows a full
+ * burst of `limit` requests, then exactly one more per `window / limit`: there is no fixed-window boundary where
+ * twice the limit could slip through.
+ */
+export interface RateLimitPolicy {
+  /** The policy's name as the RateLimit headers show it ("default", a plan name, "tracking"). */
+  name: string;
+  /** Requests admitted per window (the quota). */
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** Requests still admitted right now (after this one, when it was allowed). */
+  remaining: number;
+  /** Microseconds until the whole quota is available again. */
+  resetMicros: number;
+  /** Microseconds until one more request would be admitted (0 when allowed). */
+  retryAfterMicros: number;
+}
+
+export type RateLimiterKind = "redis" | "memory";
+
+export interface RateLimiterHealth {
+  /** false only when requests are being refused because no limiter can decide (fail-closed outage). */
+  ok: boolean;
+  /** Which implementation decides right now, and why, for logs and /readyz. */
+  detail: string;
+  /** The limiter that decides right now. */
+  active: RateLimiterKind;
+  degraded: boolean;
+}
+
+export interface RateLimiter {
+  readonly kind: RateLimiterKind;
+  /**
+   * Counts `cost` requests (default 1) of `subject` against `policy` and says whether they are admitted. A denied
+   * request consumes nothing. The subject alone names the bucket (`key:<id>`, `ip:<address>`): a changed limit
+   * applies to the same bucket. Throws `RateLimiterUnavailableError` when no decision can be made.
+   */
+  consume(subject: string, policy: RateLimitPolicy, cost?: number): Promise<RateLimitDecision>;
+  health(): RateLimiterHealth;
+  close(): Promise<void>;
+}
+
+/** No limiter could decide (Redis down and the fail-closed setting on): the request is answered 503. */
+export class RateLimiterUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "RateLimiterUnavailableError";
+  }
+}
+
+/** GCRA parameters in whole microseconds, so Redis (Lua doubles) and JavaScript compute the very same numbers. */
+export function gcraParameters(
+  policy: RateLimitPolicy,
+  cost: number,
+): { interval: number; burst: number; increment: number } {
+  if (!Number.isInteger(policy.limit) || policy.limit < 1)
+    throw new RangeError("limit must be a positive integer");
+  if (!(policy.windowSeconds > 0)) throw new RangeError("windowSeconds must be positive");
+  if (!Number.isInteger(cost) || cost < 1) throw new RangeError("cost must be a positive integer");
+  // Rounding the emission interval up (at most 1 µs per request) keeps everything integral; the burst is defined
+  // as `limit` intervals, so exactly `limit` requests fit in an empty bucket whatever the rounding.
+  const interval = Math.ceil((policy.windowSeconds * 1_000_000) / policy.limit);
+  return { interval, burst: interval * policy.limit, increment: interval * cost };
+}
+
+/**
+ * One GCRA step, shared by the in-memory limiter and mirrored line by line by the Redis script.
+ * `storedTat` is the subject's theoretical arrival time (µs) or null; returns the new one to store when allowed.
+ */
+export function gcraStep(
+  now: number,
+  storedTat: number | null,
+  params: { interval: number; burst: number; increment: number },
+): RateLimitDecision & { tat: number } {
+  const tat = storedTat !== null && storedTat > now ? storedTat : now;
+  const newTat = tat + params.increment;
+  const allowAt = newTat - params.burst;
+  if (allowAt > now) {
+    return {
+      allowed: false,
+      remaining: Math.max(0, Math.floor((now + params.burst - tat) / params.interval)),
+      resetMicros: tat - now,
+      retryAfterMicros: allowAt - now,
+      tat,
+    };
+  }
+  return {
+    allowed: true,
+    remaining: Math.floor((now + params.burst - newTat) / params.interval),
+    resetMicros: newTat - now,
+    retryAfterMicros: 0,
+    tat: newTat,
+  };
+}

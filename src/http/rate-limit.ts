@@ -1,0 +1,105 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { RateLimitDecision, RateLimitPolicy } from "../adapters/ratelimit/types.ts";
+import { RateLimiterUnavailableError } from "../adapters/ratelimit/types.ts";
+import type { Config } from "../config.ts";
+import { clientAddress } from "./client-address.ts";
+import type { AppEnv, AuthContext } from "./context.ts";
+import { ApiError } from "./problem.ts";
+
+const windowSeconds = 60;
+
+/**
+ * A key's per-minute policy: the key's own limit, else its tenant's override, else the tenant's plan's, else the
+ * service default. The policy is named after the plan, so a client sees which plan it is on.
+ */
+export function keyPolicy(
+  auth: Pick<AuthContext, "plan" | "rateLimitPerMinute">,
+  config: Config,
+): RateLimitPolicy {
+  const limit = auth.rateLimitPerMinute ?? config.RATE_LIMIT_PLANS[auth.plan] ?? config.RATE_LIMIT_PER_MINUTE;
+  return { name: auth.plan, limit, windowSeconds };
+}
+
+export function trackingPolicy(config: Config): RateLimitPolicy {
+  return { name: "tracking", limit: config.TRACKING_RATE_LIMIT_PER_MINUTE, windowSeconds };
+}
+
+/** A structured-field string (RFC 8941 sf-string): printable ASCII, with `"` and `\` escaped. */
+function sfString(value: string): string {
+  return `"${value.replace(/[^\x20-\x7e]/g, "_").replace(/["\\]/g, "\\$&")}"`;
+}
+
+/**
+ * The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy (quota `q` per window `w` seconds)
+ * and the current state (`r` requests remaining, `t` seconds until the full quota is back).
+ */
+export function rateLimitHeaders(
+  policy: RateLimitPolicy,
+  decision: RateLimitDecision,
+): Record<string, string> {
+  const name = sfString(policy.name);
+  return {
+    "ratelimit-policy": `${name};q=${policy.limit};w=${policy.windowSeconds}`,
+    ratelimit: `${name};r=${decision.remaining};t=${Math.ceil(decision.resetMicros / 1_000_000)}`,
+  };
+}
+
+/**
+ * Counts one request of `subject` under `policy`. Returns the headers for the response, or throws the 429 (with
+ * Retry-After) or, when the limiter cannot decide and is set to fail closed, a 503.
+ */
+export async function consumeRateLimit(
+  c: Context<AppEnv>,
+  subject: string,
+  policy: RateLimitPolicy,
+): Promise<Record<string, string>> {
+  let decision: RateLimitDecision;
+  try {
+    decision = await c.var.services.rateLimiter.consume(subject, policy);
+  } catch (error) {
+    if (error instanceof RateLimiterUnavailableError) {
+      throw new ApiError(
+        "service_unavailable",
+        "Rate limiting is temporarily unavailable, so requests are refused. Retry shortly.",
+        {},
+        { "retry-after": "1" },
+      );
+    }
+    throw error;
+  }
+  const headers = rateLimitHeaders(policy, decision);
+  if (!decision.allowed) {
+    const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMicros / 1_000_000));
+    throw new ApiError(
+      "quota_exceeded",
+      `This ${subject.startsWith("ip:") ? "address" : "API key"} may send ${policy.limit} requests per ${policy.windowSeconds} s. Retry in ${retryAfter} s.`,
+      { limit: policy.limit, window_seconds: policy.windowSeconds, retry_after_seconds: retryAfter },
+      { ...headers, "retry-after": String(retryAfter) },
+    );
+  }
+  return headers;
+}
+
+/** Sets headers on the final response, whatever produced it (the handler, or the error handler after a throw). */
+export function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+}
+
+/**
+ * Per-client-address limit for public (keyless) endpoints. The address comes from the socket, or from the proxy
+ * header named by TRUSTED_PROXY_HEADER when that is set. CORS preflights are not counted.
+ */
+export function rateLimitByClientAddress(policyOf: (config: Config) => RateLimitPolicy) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (c.req.method === "OPTIONS") return next();
+    const config = c.var.services.config;
+    const address = clientAddress(c.req.raw.headers, c.env, {
+      trustedHeader: config.TRUSTED_PROXY_HEADER,
+      trustedHops: config.TRUSTED_PROXY_HOPS,
+    });
+    const headers = await consumeRateLimit(c, `ip:${address}`, policyOf(config));
+    await next();
+    setResponseHeaders(c, headers);
+  });
+}
