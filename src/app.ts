@@ -8,7 +8,9 @@ import { newRequestId, requestId } from "./http/request-id.ts";
 import { keyedCors, securityHeaders } from "./http/security-headers.ts";
 import { registerHealthRoutes } from "./routes/health/index.ts";
 import { registerKeyRoutes } from "./routes/keys/index.ts";
+import { registerOpsRoutes } from "./routes/ops/index.ts";
 import { registerOrderRoutes } from "./routes/orders/index.ts";
+import { registerSandboxRoutes } from "./routes/sandbox/index.ts";
 import { registerTrackingRoutes } from "./routes/tracking/index.ts";
 import type { Services } from "./services.ts";
 
@@ -112,6 +114,8 @@ export function createApp(services: Services): App {
   registerHealthRoutes(app);
   registerOrderRoutes(app);
   registerTrackingRoutes(app);
+  registerOpsRoutes(app);
+  registerSandboxRoutes(app);
   registerKeyRoutes(app);
 
   app.notFound((c) => {

@@ -33,6 +33,13 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Run the webhook dispatcher inside the API process (the embedded default delivers with no second command). */
   RUN_WORKER: z.preprocess(emptyAsUndefined, booleanFromEnv.optional()),
+  /**
+   * Average speed (km/h) the tracking ETA assumes over the straight-line distance from the driver's last position to
+   * the destination. Lower than a vehicle's cruising speed on purpose: it absorbs street detours, traffic and stops.
+   */
+  ETA_AVERAGE_SPEED_KMH: z.coerce.number().positive().max(200).default(20),
+  /** The NEARBY radius (metres) for tenants whose settings do not set `nearby_radius_m`. */
+  NEARBY_RADIUS_M: z.coerce.number().int().min(10).max(50_000).default(1000),
   /** Requests per minute per API key when neither the key, its tenant nor the tenant's plan says otherwise. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** Per-plan limits, `plan=perMinute` pairs: `default=100,growth=600,enterprise=3000`. A tenant's `plan` picks one. */

@@ -31,6 +31,16 @@ export interface OrderRow {
   seq: number;
   created_at: Date;
   updated_at: Date;
+  // Lifecycle state (migration 0002; see src/domain/orders/lifecycle/).
+  attempt: number;
+  driver: { id: string; name: string; phone?: string; vehicle_plate?: string } | null;
+  exception: { code: string; message: string } | null;
+  proof: { received_by: string | null; delivered_at: string; proof_url: string | null } | null;
+  closed_at: Date | null;
+  last_latitude: number | null;
+  last_longitude: number | null;
+  last_position_at: Date | null;
+  last_distance_m: number | null;
 }
 
 export function toOrder(row: OrderRow, baseUrl: string): Order {

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Queryable } from "../../adapters/db/types.ts";
+import { estimatedDeliveryAt } from "./lifecycle/operations.ts";
 import { orderStatuses } from "./schemas.ts";
 import { findOrderByTrackingNumber, getHistory } from "./store.ts";
 import { tokensMatch } from "./tracking-ids.ts";
@@ -13,10 +14,18 @@ export const TrackingViewSchema = z
     tracking_number: z.string().openapi({ example: "CV7K3M9Q2XW4PD" }),
     status: z.enum(orderStatuses),
     destination_city: z.string().openapi({ example: "Bogotá" }),
-    estimated_delivery_at: z
-      .string()
+    estimated_delivery_at: z.string().nullable().openapi({
+      description:
+        "Estimated arrival while the driver is on the way and has reported a position: the straight-line distance from that position to the destination at an average speed (20 km/h unless configured), counted from when the position was recorded; never earlier than now. Null otherwise, and always null when the destination has no coordinates.",
+      example: "2026-11-28T15:20:00.000Z",
+    }),
+    driver: z
+      .object({
+        first_name: z.string().openapi({ example: "Carlos" }),
+        vehicle_plate: z.string().nullable().openapi({ example: "KLM-482" }),
+      })
       .nullable()
-      .openapi({ description: "Estimated arrival, once the driver's position is known.", example: null }),
+      .openapi({ description: "The current attempt's driver, once one is assigned (first name only)." }),
     history: z.array(
       z.object({
         status: z.enum(orderStatuses),
@@ -36,6 +45,7 @@ export async function getTrackingView(
   db: Queryable,
   trackingNumber: string,
   token: string,
+  eta: { averageSpeedKmh: number; now: Date },
 ): Promise<TrackingView | null> {
   const order = await findOrderByTrackingNumber(db, trackingNumber);
   if (!order || !tokensMatch(token, order.tracking_token)) return null;
@@ -44,7 +54,14 @@ export async function getTrackingView(
     tracking_number: order.tracking_number,
     status: order.status,
     destination_city: order.destination.city,
-    estimated_delivery_at: null,
+    estimated_delivery_at: estimatedDeliveryAt(order, eta)?.toISOString() ?? null,
+    // First name only: enough for the recipient to recognise the driver at the door, no more.
+    driver: order.driver
+      ? {
+          first_name: order.driver.name.trim().split(/\s+/)[0] ?? order.driver.name,
+          vehicle_plate: order.driver.vehicle_plate ?? null,
+        }
+      : null,
     history: history.map((row) => ({
       status: row.status,
       description: row.description,
