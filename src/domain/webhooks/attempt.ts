@@ -1,0 +1,78 @@
+import type { SendResult, WebhookSender } from "../../adapters/sender/types.ts";
+import type { Clock } from "../../services.ts";
+import type { AttemptRecord, ClaimedDelivery } from "./queue.ts";
+import { decideAttempt, type RetryPolicy } from "./retry-policy.ts";
+import { activeSecrets, webhookHeaders } from "./signing.ts";
+
+export interface AttemptDeps {
+  sender: WebhookSender;
+  clock: Clock;
+  timeoutMs: number;
+  policy: RetryPolicy;
+  random?: () => number;
+}
+
+export interface AttemptReport {
+  record: AttemptRecord;
+  result: SendResult;
+  /** From the delivery's creation (the event's commit) to the end of this attempt. */
+  latencyMs: number;
+}
+
+/**
+ * One attempt of one claimed delivery: sign the stored body with the secrets active now, send it, decide what
+ * happens next. Never throws: whatever goes wrong with the receiver is an outcome to record.
+ */
+export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDeps): Promise<AttemptReport> {
+  const attemptedAt = deps.clock.now();
+  const timestamp = Math.floor(attemptedAt.getTime() / 1000);
+  const headers = webhookHeaders(
+    activeSecrets(delivery, attemptedAt),
+    delivery.event_id,
+    timestamp,
+    delivery.body,
+  );
+  let result: SendResult;
+  try {
+    result = await deps.sender.send({
+      url: delivery.url,
+      headers,
+      body: delivery.body,
+      timeoutMs: deps.timeoutMs,
+    });
+  } catch (error) {
+    result = {
+      kind: "error",
+      reason: "other",
+      error: (error as Error).message || "send failed",
+      durationMs: 0,
+    };
+  }
+  const finishedAt = deps.clock.now();
+  const decision = decideAttempt(
+    { attempts: delivery.attempts, maxAttempts: delivery.max_attempts },
+    result,
+    finishedAt,
+    deps.policy,
+    deps.random,
+  );
+  return {
+    result,
+    latencyMs: Math.max(0, finishedAt.getTime() - delivery.created_at.getTime()),
+    record: {
+      deliveryId: delivery.id,
+      leaseToken: delivery.lease_token,
+      subscriptionId: delivery.subscription_id,
+      attempt: delivery.attempts,
+      attemptedAt,
+      durationMs: result.durationMs,
+      outcome: decision.outcome,
+      statusCode: result.kind === "response" ? result.status : null,
+      error: decision.error,
+      responseBody: result.kind === "response" && result.body !== "" ? result.body : null,
+      deliveryStatus: decision.deliveryStatus,
+      nextAttemptAt: decision.nextAttemptAt,
+      disableSubscription: decision.disableSubscription,
+    },
+  };
+}

@@ -1,0 +1,475 @@
+import { randomUUID } from "node:crypto";
+import type { WebhookSender } from "../../adapters/sender/types.ts";
+import type { Metrics } from "../../observability/metrics.ts";
+import type { Services } from "../../services.ts";
+import { type AttemptReport, attemptDelivery } from "./attempt.ts";
+import { type AttemptRecord, claimDueDeliveries, nextDueAt, recordAttemptOutcomes } from "./queue.ts";
+import { type WebhookSettings, webhookSettings } from "./settings.ts";
+import type { DisabledReason } from "./subscriptions.ts";
+
+/** The channel the fan-out trigger (and a manual retry) notifies when deliveries are due now. */
+export const webhookChannel = "cellvi_webhooks";
+
+/** What metrics (issue 9) and tests can observe. Every hook is optional and must not throw or block. */
+export interface DispatchObserver {
+  /** After every attempt, before its outcome is written. */
+  onAttempt?(attempt: AttemptObservation): void;
+  /** After a batch of outcomes is written. */
+  onRecorded?(count: number, stale: number): void;
+  onSubscriptionDisabled?(subscriptionId: string, reason: DisabledReason): void;
+  /** A claim or a write failed; it is retried. */
+  onError?(error: unknown, phase: "claim" | "record"): void;
+}
+
+export interface AttemptObservation {
+  tenantId: string;
+  subscriptionId: string;
+  deliveryId: string;
+  eventId: string;
+  eventType: string;
+  attempt: number;
+  outcome: "succeeded" | "failed";
+  /** succeeded, pending (a retry is scheduled) or failed (for good). */
+  deliveryStatus: "succeeded" | "pending" | "failed";
+  statusCode: number | null;
+  /** `timeout`, `connection`, `blocked`, `tls`, `other`, or `http` for a non-2xx answer; null on success. */
+  errorKind: string | null;
+  durationMs: number;
+  /** From the event's commit (the delivery row's creation) to the end of this attempt. */
+  latencyMs: number;
+}
+
+export interface DispatcherOptions {
+  /** Defaults to `services.webhookSender`. */
+  sender?: WebhookSender;
+  observer?: DispatchObserver;
+  /** Overrides of the configured settings (tests compress timings with these). */
+  settings?: Partial<WebhookSettings>;
+  /** The jitter's randomness, injectable for tests. */
+  random?: () => number;
+}
+
+export interface DispatchCounters {
+  claimed: number;
+  succeeded: number;
+  /** Failed attempts with a retry scheduled. */
+  retried: number;
+  /** Failed attempts that ended their delivery. */
+  failed: number;
+  /** Outcomes not written because the claim had been lost (the lease ran out and another worker took over). */
+  stale: number;
+}
+
+/**
+ * The part shared by the long-running Node dispatcher and the bounded batch an Edge Function runs: claiming within
+ * the concurrency bounds, attempting, and writing outcomes in batches (one write at a time; outcomes that finish
+ * meanwhile join the next write, so the write rate stays low however fast deliveries go).
+ */
+class DispatchEngine {
+  inFlight = 0;
+  readonly counters: DispatchCounters = { claimed: 0, succeeded: 0, retried: 0, failed: 0, stale: 0 };
+  private readonly bySubscription = new Map<string, number>();
+  private readonly running = new Set<Promise<void>>();
+  private records: AttemptRecord[] = [];
+  private flushing: Promise<void> | null = null;
+  private slotWaiters: (() => void)[] = [];
+  /** Called when an attempt ends (a slot is free) and after outcomes are written, with the earliest retry. */
+  onSlotFreed: () => void = () => {};
+  onRetryScheduled: (at: Date) => void = () => {};
+
+  constructor(
+    private readonly services: Services,
+    readonly settings: WebhookSettings,
+    private readonly sender: WebhookSender,
+    readonly observer: DispatchObserver,
+    private readonly random: () => number,
+  ) {}
+
+  /** Some subscription has as many attempts in flight as the per-endpoint bound allows. */
+  get saturated(): boolean {
+    for (const count of this.bySubscription.values())
+      if (count >= this.settings.endpointConcurrency) return true;
+    return false;
+  }
+
+  async claimAndStart(limit: number): Promise<number> {
+    const batch = await claimDueDeliveries(this.services.db, {
+      now: this.services.clock.now(),
+      limit,
+      leaseMs: this.settings.leaseMs,
+      perEndpoint: this.settings.endpointConcurrency,
+      inFlight: this.bySubscription,
+      leaseToken: randomUUID(),
+    });
+    this.counters.claimed += batch.length;
+    for (const delivery of batch) {
+      this.inFlight++;
+      this.bySubscription.set(
+        delivery.subscription_id,
+        (this.bySubscription.get(delivery.subscription_id) ?? 0) + 1,
+      );
+      const run = attemptDelivery(delivery, {
+        sender: this.sender,
+        clock: this.services.clock,
+        timeoutMs: this.settings.timeoutMs,
+        policy: this.settings.policy,
+        random: this.random,
+      }).then((report) => this.finished(delivery.tenant_id, delivery.event_type, delivery.event_id, report));
+      this.running.add(run);
+      void run.finally(() => this.running.delete(run));
+    }
+    return batch.length;
+  }
+
+  private finished(tenantId: string, eventType: string, eventId: string, report: AttemptReport): void {
+    const { record, result } = report;
+    this.inFlight--;
+    const left = (this.bySubscription.get(record.subscriptionId) ?? 1) - 1;
+    if (left <= 0) this.bySubscription.delete(record.subscriptionId);
+    else this.bySubscription.set(record.subscriptionId, left);
+    if (record.outcome === "succeeded") this.counters.succeeded++;
+    else if (record.deliveryStatus === "pending") this.counters.retried++;
+    else this.counters.failed++;
+    this.services.logger.debug(
+      {
+        delivery_id: record.deliveryId,
+        subscription_id: record.subscriptionId,
+        event_id: eventId,
+        attempt: record.attempt,
+        outcome: record.outcome,
+        status_code: record.statusCode,
+        ms: record.durationMs,
+      },
+      "webhook attempt",
+    );
+    try {
+      this.observer.onAttempt?.({
+        tenantId,
+        subscriptionId: record.subscriptionId,
+        deliveryId: record.deliveryId,
+        eventId,
+        eventType,
+        attempt: record.attempt,
+        outcome: record.outcome,
+        deliveryStatus: record.deliveryStatus,
+        statusCode: record.statusCode,
+        errorKind: result.kind === "error" ? result.reason : record.outcome === "failed" ? "http" : null,
+        durationMs: record.durationMs,
+        latencyMs: report.latencyMs,
+      });
+    } catch (error) {
+      this.services.logger.warn({ err: error }, "webhook observer failed");
+    }
+    this.records.push(record);
+    void this.flush();
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const wake of waiters) wake();
+    this.onSlotFreed();
+  }
+
+  /** Resolves when an attempt in flight ends (immediately when none is in flight). */
+  waitForSlot(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  /** Writes the outcomes gathered so far; concurrent calls share the running write and the next one. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.records.length > 0 ? this.flush() : undefined));
+    if (this.records.length === 0) return Promise.resolve();
+    this.flushing = this.writeAll().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  /** Set while stopping: gives up writing after this many failed tries (the leases then bring the rows back). */
+  giveUpAfterTries = Number.POSITIVE_INFINITY;
+
+  private async writeAll(): Promise<void> {
+    let tries = 0;
+    while (this.records.length > 0) {
+      const batch = this.records.splice(0, Math.max(this.settings.batchSize * 2, 100));
+      try {
+        const outcome = await recordAttemptOutcomes(this.services.db, batch, {
+          now: this.services.clock.now(),
+          disableAfterMs: this.settings.policy.disableAfterMs,
+        });
+        tries = 0;
+        this.counters.stale += outcome.stale;
+        this.observer.onRecorded?.(batch.length, outcome.stale);
+        for (const { subscriptionId, reason } of outcome.disabled) {
+          this.services.logger.warn(
+            { subscription_id: subscriptionId, reason },
+            "webhook subscription disabled",
+          );
+          this.observer.onSubscriptionDisabled?.(subscriptionId, reason);
+        }
+        let earliest: Date | null = null;
+        for (const record of batch) {
+          if (record.nextAttemptAt && (!earliest || record.nextAttemptAt < earliest))
+            earliest = record.nextAttemptAt;
+        }
+        if (earliest) this.onRetryScheduled(earliest);
+      } catch (error) {
+        tries++;
+        this.services.logger.warn(
+          { err: error, records: batch.length, tries },
+          "recording webhook outcomes failed",
+        );
+        this.observer.onError?.(error, "record");
+        if (tries >= this.giveUpAfterTries) {
+          // Not written: the claims expire and the deliveries are sent again (at least once, never lost).
+          this.services.logger.error({ records: batch.length }, "gave up recording webhook outcomes");
+          continue;
+        }
+        this.records.unshift(...batch);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * 2 ** Math.min(tries, 5))));
+      }
+    }
+  }
+
+  /** Waits for every attempt in flight, then writes their outcomes. */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    await this.flush();
+  }
+}
+
+/** Feeds the service's Prometheus metrics (attempts by outcome, round trip, event-to-answer latency, finals). */
+export function metricsObserver(metrics: Metrics): DispatchObserver {
+  return {
+    onAttempt(attempt) {
+      const outcome =
+        attempt.outcome === "succeeded"
+          ? "succeeded"
+          : attempt.errorKind === "http"
+            ? "http_error"
+            : attempt.errorKind === "timeout"
+              ? "timeout"
+              : "network_error";
+      metrics.observeWebhookAttempt({
+        outcome,
+        seconds: attempt.durationMs / 1000,
+        ...(attempt.outcome === "succeeded" ? { eventAgeSeconds: attempt.latencyMs / 1000 } : {}),
+      });
+      if (attempt.deliveryStatus === "succeeded") metrics.observeWebhookDeliveryFinished("delivered");
+      else if (attempt.deliveryStatus === "failed") metrics.observeWebhookDeliveryFinished("failed");
+    },
+  };
+}
+
+/** Calls every observer's hook in turn; one that throws does not keep the others from seeing the event. */
+function combineObservers(observers: DispatchObserver[]): DispatchObserver {
+  const each = <K extends keyof DispatchObserver>(name: K) =>
+    ((...args: unknown[]) => {
+      for (const observer of observers) {
+        try {
+          (observer[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
+        } catch {
+          // An observer is a side channel: its failure must not affect delivery.
+        }
+      }
+    }) as NonNullable<DispatchObserver[K]>;
+  return {
+    onAttempt: each("onAttempt"),
+    onRecorded: each("onRecorded"),
+    onSubscriptionDisabled: each("onSubscriptionDisabled"),
+    onError: each("onError"),
+  };
+}
+
+function engineFor(services: Services, options: DispatcherOptions): DispatchEngine {
+  const settings = { ...webhookSettings(services.config), ...options.settings };
+  const observers = [metricsObserver(services.metrics), ...(options.observer ? [options.observer] : [])];
+  return new DispatchEngine(
+    services,
+    settings,
+    options.sender ?? services.webhookSender,
+    combineObservers(observers),
+    options.random ?? Math.random,
+  );
+}
+
+export interface DispatchBatchOptions extends DispatcherOptions {
+  /** Claim at most this many deliveries in this call. */
+  maxDeliveries?: number;
+  /** Stop claiming after this long; attempts already started still finish (each within the timeout). */
+  maxMillis?: number;
+}
+
+export interface DispatchBatchResult extends DispatchCounters {
+  durationMs: number;
+  /** A limit stopped the batch: more deliveries may be due, so call again. */
+  more: boolean;
+}
+
+/**
+ * Drains due deliveries for a bounded time and count, then returns: what a Supabase Edge Function runs per
+ * invocation (it cannot run for ever). The same claim, attempt and write code as the long-running dispatcher.
+ */
+export async function runDispatchBatch(
+  services: Services,
+  options: DispatchBatchOptions = {},
+): Promise<DispatchBatchResult> {
+  const engine = engineFor(services, options);
+  const maxDeliveries = options.maxDeliveries ?? 1_000;
+  const started = performance.now();
+  const deadline = started + (options.maxMillis ?? 20_000);
+  let claimed = 0;
+  let more = false;
+  try {
+    for (;;) {
+      if (claimed >= maxDeliveries || performance.now() >= deadline) {
+        more = true;
+        break;
+      }
+      const want = Math.min(
+        engine.settings.concurrency - engine.inFlight,
+        maxDeliveries - claimed,
+        engine.settings.batchSize,
+      );
+      if (want > 0) {
+        const got = await engine.claimAndStart(want);
+        claimed += got;
+        if (got === want) continue;
+        // Fewer than asked and no endpoint held back: nothing else is due.
+        if (!engine.saturated) break;
+      }
+      if (engine.inFlight === 0) break;
+      await engine.waitForSlot();
+    }
+  } finally {
+    await engine.drain();
+  }
+  return { ...engine.counters, durationMs: Math.round(performance.now() - started), more };
+}
+
+export interface Dispatcher {
+  /** Look for due deliveries now (NOTIFY does this; exposed for tests and for callers that just queued work). */
+  wake(): void;
+  /** Stops claiming, lets attempts in flight finish, writes their outcomes, and resolves. */
+  stop(): Promise<void>;
+  readonly inFlight: number;
+  readonly counters: Readonly<DispatchCounters>;
+}
+
+/**
+ * The long-running dispatcher (`npm start` in-process, `cli worker` on its own). Woken by NOTIFY on
+ * `cellvi_webhooks` when deliveries are written; sleeps until the earliest scheduled retry; polls every
+ * `WEBHOOK_POLL_INTERVAL` as a safety net for notifications lost while disconnected. Any number may run against one
+ * database.
+ */
+export async function startDispatcher(
+  services: Services,
+  options: DispatcherOptions = {},
+): Promise<Dispatcher> {
+  const engine = engineFor(services, options);
+  const { settings } = engine;
+  const log = services.logger;
+  let stopping = false;
+  let claiming = false;
+  let wakeRequested = false;
+  // A claim was cut short by a bound (batch size, concurrency, a saturated endpoint): claim again on a free slot.
+  let heldBack = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerAt = Number.POSITIVE_INFINITY;
+
+  const sleepUntil = (at: number) => {
+    if (stopping) return;
+    const now = Date.now();
+    // Never sooner than 5 ms (a row due now but not claimable must not spin), never later than the poll.
+    const target = Math.min(Math.max(at, now + 5), now + settings.pollIntervalMs);
+    if (timer && timerAt <= target) return;
+    if (timer) clearTimeout(timer);
+    timerAt = target;
+    timer = setTimeout(() => {
+      timer = undefined;
+      timerAt = Number.POSITIVE_INFINITY;
+      wake();
+    }, target - now);
+    timer.unref?.();
+  };
+
+  const pump = async () => {
+    claiming = true;
+    try {
+      while (wakeRequested && !stopping) {
+        wakeRequested = false;
+        const want = Math.min(settings.concurrency - engine.inFlight, settings.batchSize);
+        if (want <= 0) {
+          heldBack = true;
+          return;
+        }
+        const got = await engine.claimAndStart(want);
+        heldBack = got === want || engine.saturated;
+        if (got === want) wakeRequested = true;
+      }
+      if (stopping || heldBack) return;
+      // Idle: sleep until the earliest pending delivery (retry or lease) is due. The clock may be injected, so
+      // convert its "now" to a distance.
+      const next = await nextDueAt(services.db);
+      if (next) sleepUntil(Date.now() + (next.getTime() - services.clock.now().getTime()));
+      else sleepUntil(Number.POSITIVE_INFINITY);
+    } catch (error) {
+      log.warn({ err: error }, "claiming webhook deliveries failed");
+      engine.observer.onError?.(error, "claim");
+      sleepUntil(Date.now() + 1_000);
+    } finally {
+      claiming = false;
+      // A wake that arrived during the last query.
+      if (wakeRequested && !stopping) void pump();
+    }
+  };
+
+  function wake(): void {
+    if (stopping) return;
+    wakeRequested = true;
+    if (!claiming) void pump();
+  }
+
+  engine.onSlotFreed = () => {
+    if (heldBack) {
+      heldBack = false;
+      wake();
+    }
+  };
+  engine.onRetryScheduled = (at) => sleepUntil(Date.now() + (at.getTime() - services.clock.now().getTime()));
+
+  const unlisten = await services.db.listen(webhookChannel, () => wake());
+  const poll = setInterval(() => wake(), settings.pollIntervalMs);
+  poll.unref?.();
+  wake();
+  log.info(
+    {
+      concurrency: settings.concurrency,
+      per_endpoint: settings.endpointConcurrency,
+      lease_ms: settings.leaseMs,
+    },
+    "webhook dispatcher started",
+  );
+
+  let stopped: Promise<void> | undefined;
+  return {
+    wake,
+    get inFlight() {
+      return engine.inFlight;
+    },
+    counters: engine.counters,
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        clearInterval(poll);
+        if (timer) clearTimeout(timer);
+        await unlisten().catch(() => {});
+        // A claim may be running: let it finish so its deliveries are attempted, not left to their lease.
+        while (claiming) await new Promise((resolve) => setTimeout(resolve, 5));
+        engine.giveUpAfterTries = 5;
+        await engine.drain();
+        log.info({ ...engine.counters }, "webhook dispatcher stopped");
+      })();
+      return stopped;
+    },
+  };
+}

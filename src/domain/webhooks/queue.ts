@@ -1,0 +1,323 @@
+import type { Db, Queryable } from "../../adapters/db/types.ts";
+import type { DisabledReason } from "./subscriptions.ts";
+import { failPendingDeliveries } from "./subscriptions.ts";
+
+/**
+ * The delivery queue: the `webhook_deliveries` rows whose status is `pending`, due at `next_attempt_at`. Workers
+ * claim with `FOR UPDATE SKIP LOCKED`, so any number of them share the queue without blocking each other, and
+ * move the claimed rows' `next_attempt_at` to the end of a lease: a worker that dies (SIGKILL, lost host) simply
+ * stops renewing nothing, and its rows become due again when the lease runs out. Outcomes are recorded only while
+ * the worker's claim (`lease_token`) still holds the row. Delivery is therefore at least once; the `webhook-id`
+ * header (the event id) lets receivers drop the rare duplicate.
+ */
+
+/** A claimed delivery, with what it takes to sign and send it. */
+export interface ClaimedDelivery {
+  id: string;
+  tenant_id: string;
+  subscription_id: string;
+  event_id: string;
+  event_type: string;
+  body: string;
+  /** Attempts including this one. */
+  attempts: number;
+  max_attempts: number | null;
+  created_at: Date;
+  lease_token: string;
+  url: string;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | null;
+}
+
+export interface ClaimOptions {
+  now: Date;
+  /** At most this many deliveries. */
+  limit: number;
+  leaseMs: number;
+  /** At most this many attempts in flight per subscription, counting `inFlight`. */
+  perEndpoint: number;
+  /** The caller's attempts in flight, per subscription id. */
+  inFlight?: ReadonlyMap<string, number>;
+  /** How many due rows to look at to fill the claim (bounds the work of one claim under a large backlog). */
+  scanLimit?: number;
+  leaseToken: string;
+}
+
+/**
+ * Claims due deliveries. The inner scan walks the due index, skipping subscriptions this worker already saturates
+ * (so one slow endpoint with a large backlog cannot hide the others' deliveries), ranks rows per subscription to
+ * respect the per-endpoint bound, and locks with SKIP LOCKED. The locking subquery repeats the due condition so
+ * that a row another worker claimed after our scan's snapshot is re-checked against its new version and skipped.
+ * Rows of a subscription disabled in the meantime are failed here rather than sent.
+ */
+export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  if (options.limit <= 0) return [];
+  const busyIds: string[] = [];
+  const busyCounts: number[] = [];
+  const saturated: string[] = [];
+  for (const [subscriptionId, count] of options.inFlight ?? []) {
+    if (count <= 0) continue;
+    busyIds.push(subscriptionId);
+    busyCounts.push(count);
+    if (count >= options.perEndpoint) saturated.push(subscriptionId);
+  }
+  const { rows } = await db.query<ClaimedDelivery & { claimed_status: string }>(
+    `with scanned as (
+       select id, subscription_id,
+              row_number() over (partition by subscription_id order by next_attempt_at, seq) as rank
+         from (select id, subscription_id, next_attempt_at, seq
+                 from webhook_deliveries
+                where status = 'pending' and next_attempt_at <= $1::timestamptz
+                  and subscription_id <> all($2::text[])
+                order by next_attempt_at
+                limit $3) due
+     ),
+     allowed as (
+       select s.id from scanned s
+         left join unnest($4::text[], $5::int[]) as busy(subscription_id, in_flight)
+           on busy.subscription_id = s.subscription_id
+        where s.rank <= $6 - coalesce(busy.in_flight, 0)
+     ),
+     locked as (
+       select d.id from webhook_deliveries d
+        where d.id in (select id from allowed)
+          and d.status = 'pending' and d.next_attempt_at <= $1::timestamptz
+        order by d.next_attempt_at
+        limit $7
+        for update skip locked
+     )
+     update webhook_deliveries d set
+       attempts = case when s.enabled then d.attempts + 1 else d.attempts end,
+       status = case when s.enabled then 'pending' else 'failed' end,
+       lease_token = case when s.enabled then $8::uuid else null end,
+       next_attempt_at = case when s.enabled then $1::timestamptz + $9 * interval '1 millisecond' else null end,
+       last_error = case when s.enabled then d.last_error
+                         else 'The subscription was disabled before this delivery was sent.' end,
+       completed_at = case when s.enabled then null else $1::timestamptz end
+     from locked, webhook_subscriptions s
+     where d.id = locked.id and s.id = d.subscription_id
+     returning d.id, d.tenant_id, d.subscription_id, d.event_id, d.event_type, d.body, d.attempts, d.max_attempts,
+               d.created_at, d.lease_token, d.status as claimed_status,
+               s.url, s.secret, s.previous_secret, s.previous_secret_expires_at`,
+    [
+      options.now,
+      saturated,
+      options.scanLimit ?? Math.max(options.limit * 4, 200),
+      busyIds,
+      busyCounts,
+      options.perEndpoint,
+      options.limit,
+      options.leaseToken,
+      options.leaseMs,
+    ],
+  );
+  return rows
+    .filter((row) => row.claimed_status === "pending")
+    .map(({ claimed_status: _status, ...delivery }) => delivery);
+}
+
+/** One finished attempt, as the dispatcher records it. */
+export interface AttemptRecord {
+  deliveryId: string;
+  leaseToken: string;
+  subscriptionId: string;
+  attempt: number;
+  attemptedAt: Date;
+  durationMs: number;
+  outcome: "succeeded" | "failed";
+  statusCode: number | null;
+  error: string | null;
+  responseBody: string | null;
+  deliveryStatus: "succeeded" | "pending" | "failed";
+  nextAttemptAt: Date | null;
+  disableSubscription: "endpoint_gone" | null;
+}
+
+export interface RecordOutcome {
+  /** Subscriptions disabled by this batch (410, or failing for too long). */
+  disabled: { subscriptionId: string; reason: DisabledReason }[];
+  /** Outcomes not applied because the claim had been lost (lease expired and taken by another worker). */
+  stale: number;
+}
+
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+
+/** Per subscription: how this batch changes its failure streak (ordered by attempt time). */
+function streaks(records: readonly AttemptRecord[]) {
+  const bySubscription = new Map<string, AttemptRecord[]>();
+  for (const record of records) {
+    const list = bySubscription.get(record.subscriptionId) ?? [];
+    list.push(record);
+    bySubscription.set(record.subscriptionId, list);
+  }
+  const ids: string[] = [];
+  const modes: string[] = [];
+  const since: (string | null)[] = [];
+  for (const [subscriptionId, list] of bySubscription) {
+    list.sort((a, b) => a.attemptedAt.getTime() - b.attemptedAt.getTime());
+    let lastSuccess = -1;
+    list.forEach((record, index) => {
+      if (record.outcome === "succeeded") lastSuccess = index;
+    });
+    const firstFailureAfter = list.slice(lastSuccess + 1)[0];
+    ids.push(subscriptionId);
+    if (lastSuccess === -1) {
+      // Only failures: the streak starts now unless it already runs.
+      modes.push("continue");
+      since.push(iso(list[0]!.attemptedAt));
+    } else if (firstFailureAfter) {
+      modes.push("restart");
+      since.push(iso(firstFailureAfter.attemptedAt));
+    } else {
+      modes.push("clear");
+      since.push(null);
+    }
+  }
+  return { ids, modes, since };
+}
+
+/**
+ * Records a batch of finished attempts in one transaction: the attempt log, the deliveries' new state (only where
+ * the claim still holds), the subscriptions' failure streaks, and the disabling that 410s and long failure streaks
+ * call for. Batching keeps the database cost per delivery low at high rates.
+ */
+export async function recordAttemptOutcomes(
+  db: Db,
+  records: readonly AttemptRecord[],
+  options: { now: Date; disableAfterMs: number },
+): Promise<RecordOutcome> {
+  if (records.length === 0) return { disabled: [], stale: 0 };
+  return db.transaction(async (tx) => {
+    const applied = await tx.query<{ id: string }>(
+      `with input as (
+         select * from unnest($1::text[], $2::uuid[], $3::int[], $4::timestamptz[], $5::int[], $6::text[],
+                              $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+           as u(delivery_id, lease_token, attempt, attempted_at, duration_ms, outcome, status_code, error,
+                response_body, delivery_status, next_attempt_at)
+       ),
+       updated as (
+         update webhook_deliveries d set
+           status = case when i.delivery_status = 'pending' and not s.enabled then 'failed' else i.delivery_status end,
+           next_attempt_at = case when i.delivery_status = 'pending' and s.enabled then i.next_attempt_at end,
+           lease_token = null,
+           last_attempt_at = i.attempted_at,
+           last_status_code = i.status_code,
+           last_error = case when i.delivery_status = 'pending' and not s.enabled
+                             then 'The subscription was disabled: no further retries.' else i.error end,
+           completed_at = case when i.delivery_status = 'pending' and s.enabled then null else i.attempted_at end
+         from input i, webhook_subscriptions s
+         where d.id = i.delivery_id and d.lease_token = i.lease_token and s.id = d.subscription_id
+         returning d.id, d.next_attempt_at
+       ),
+       logged as (
+         insert into webhook_attempts (delivery_id, attempt, attempted_at, duration_ms, outcome, status_code, error,
+                                       response_body, next_attempt_at)
+         select i.delivery_id, i.attempt, i.attempted_at, i.duration_ms, i.outcome, i.status_code, i.error,
+                i.response_body, u.next_attempt_at
+           from input i left join updated u on u.id = i.delivery_id
+          where exists (select 1 from webhook_deliveries d where d.id = i.delivery_id)
+       )
+       select id from updated`,
+      [
+        records.map((r) => r.deliveryId),
+        records.map((r) => r.leaseToken),
+        records.map((r) => r.attempt),
+        records.map((r) => iso(r.attemptedAt)),
+        records.map((r) => r.durationMs),
+        records.map((r) => r.outcome),
+        records.map((r) => r.statusCode),
+        records.map((r) => r.error),
+        records.map((r) => r.responseBody),
+        records.map((r) => r.deliveryStatus),
+        records.map((r) => iso(r.nextAttemptAt)),
+      ],
+    );
+
+    const streak = streaks(records);
+    await tx.query(
+      `update webhook_subscriptions s set failing_since = case h.mode
+           when 'clear' then null
+           when 'restart' then h.since
+           else coalesce(s.failing_since, h.since) end
+         from unnest($1::text[], $2::text[], $3::timestamptz[]) as h(id, mode, since)
+        where s.id = h.id
+          and (h.mode = 'restart' or (h.mode = 'clear' and s.failing_since is not null)
+               or (h.mode = 'continue' and s.failing_since is null))`,
+      [streak.ids, streak.modes, streak.since],
+    );
+
+    const disabled: RecordOutcome["disabled"] = [];
+    const gone = [...new Set(records.filter((r) => r.disableSubscription).map((r) => r.subscriptionId))];
+    if (gone.length > 0) {
+      const { rows } = await tx.query<{ id: string }>(
+        `update webhook_subscriptions set enabled = false, disabled_reason = 'endpoint_gone',
+                disabled_at = $2, updated_at = $2
+          where id = any($1::text[]) and enabled returning id`,
+        [gone, options.now],
+      );
+      for (const row of rows) disabled.push({ subscriptionId: row.id, reason: "endpoint_gone" });
+    }
+    const failing = streak.ids.filter((_, index) => streak.modes[index] !== "clear");
+    if (failing.length > 0) {
+      const { rows } = await tx.query<{ id: string }>(
+        `update webhook_subscriptions set enabled = false, disabled_reason = 'failing',
+                disabled_at = $2::timestamptz, updated_at = $2::timestamptz
+          where id = any($1::text[]) and enabled
+            and failing_since <= $2::timestamptz - $3 * interval '1 millisecond'
+          returning id`,
+        [failing, options.now, options.disableAfterMs],
+      );
+      for (const row of rows) disabled.push({ subscriptionId: row.id, reason: "failing" });
+    }
+    for (const reason of ["endpoint_gone", "failing"] as const) {
+      const ids = disabled.filter((d) => d.reason === reason).map((d) => d.subscriptionId);
+      await failPendingDeliveries(
+        tx,
+        ids,
+        reason === "endpoint_gone"
+          ? "The endpoint answered 410 Gone: the subscription was disabled."
+          : "Every attempt failed for too long: the subscription was disabled.",
+        options.now,
+      );
+    }
+    return { disabled, stale: records.length - applied.rows.length };
+  });
+}
+
+/** When the earliest pending delivery (or lease) falls due, to sleep exactly until then. */
+export async function nextDueAt(db: Queryable): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    "select min(next_attempt_at) as at from webhook_deliveries where status = 'pending'",
+  );
+  return rows[0]?.at ?? null;
+}
+
+export interface QueueStats {
+  /** Deliveries waiting: due now, scheduled for a retry, or in flight. */
+  pending: number;
+  /** Due now and not held by a worker (or held by one whose lease ran out). */
+  due: number;
+  inFlight: number;
+  /** Age of the oldest due delivery, in milliseconds (0 when none is due). */
+  oldestDueAgeMs: number;
+}
+
+/** Queue depth and age for metrics and the CLI (issue 9 exports them as gauges). */
+export async function webhookQueueStats(db: Queryable, now: Date): Promise<QueueStats> {
+  const { rows } = await db.query<{ pending: number; due: number; in_flight: number; oldest: Date | null }>(
+    `select count(*)::int as pending,
+            count(*) filter (where next_attempt_at <= $1)::int as due,
+            count(*) filter (where lease_token is not null and next_attempt_at > $1)::int as in_flight,
+            min(next_attempt_at) filter (where next_attempt_at <= $1) as oldest
+       from webhook_deliveries where status = 'pending'`,
+    [now],
+  );
+  const row = rows[0];
+  return {
+    pending: row?.pending ?? 0,
+    due: row?.due ?? 0,
+    inFlight: row?.in_flight ?? 0,
+    oldestDueAgeMs: row?.oldest ? Math.max(0, now.getTime() - row.oldest.getTime()) : 0,
+  };
+}

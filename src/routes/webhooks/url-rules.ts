@@ -1,0 +1,28 @@
+import { webhookSettings } from "../../domain/webhooks/settings.ts";
+import { checkWebhookUrl } from "../../domain/webhooks/url-guard.ts";
+import type { AuthContext } from "../../http/context.ts";
+import { ApiError } from "../../http/problem.ts";
+import type { Services } from "../../services.ts";
+
+/**
+ * Vets a subscription URL for this caller (https unless test mode or WEBHOOK_ALLOW_HTTP; public addresses unless
+ * WEBHOOK_ALLOW_PRIVATE_URLS) and returns it normalised, or throws a 400 that names the rule it broke.
+ */
+export async function vetSubscriptionUrl(
+  services: Services,
+  auth: AuthContext,
+  url: string,
+): Promise<string> {
+  const settings = webhookSettings(services.config);
+  const check = await checkWebhookUrl(url, {
+    allowHttp: auth.mode === "test" || settings.allowHttp,
+    allowPrivate: settings.allowPrivateUrls,
+    resolveHost: (hostname) => services.webhookSender.resolveHost(hostname),
+  });
+  if (!check.ok) {
+    throw new ApiError("validation_failed", `The url ${check.reason}.`, {
+      errors: [{ path: "/url", message: check.reason }],
+    });
+  }
+  return check.url.href;
+}
