@@ -1,11 +1,14 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { DatabaseUnavailableError } from "./adapters/db/errors.ts";
 import { contentTypeGuard, sizeGuard } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
 import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { newRequestId, requestId } from "./http/request-id.ts";
 import { keyedCors, securityHeaders } from "./http/security-headers.ts";
+import { registerMetricsRoute } from "./observability/metrics-route.ts";
+import { observeRequests } from "./observability/request-observer.ts";
 import { registerHealthRoutes } from "./routes/health/index.ts";
 import { registerKeyRoutes } from "./routes/keys/index.ts";
 import { registerOpsRoutes } from "./routes/ops/index.ts";
@@ -37,6 +40,19 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
     };
     const mapped = byStatus[error.status];
     if (mapped) return problemResponse(mapped, context);
+  }
+  if (error instanceof DatabaseUnavailableError) {
+    // Not a bug of ours and nothing the caller did wrong: a short, retryable 503 (and a warning, not a stack).
+    services.logger.warn({ req_id: context.requestId, reason: error.message }, "database unavailable");
+    return problemResponse(
+      new ApiError(
+        "service_unavailable",
+        "The service cannot reach its database right now. Retry in a few seconds.",
+        {},
+        { "retry-after": "2" },
+      ),
+      context,
+    );
   }
   services.logger.error({ err: error, req_id: context.requestId, path: c.req.path }, "unhandled error");
   return problemResponse(
@@ -89,29 +105,15 @@ export function createApp(services: Services): App {
   });
   app.use("*", requestId);
   app.use("*", securityHeaders);
-  app.use("*", async (c, next) => {
-    const started = performance.now();
-    await next();
-    const status = c.res.status;
-    const level = status >= 500 ? "error" : "info";
-    services.logger[level](
-      {
-        req_id: c.var.requestId,
-        method: c.req.method,
-        route: c.req.routePath,
-        status,
-        ms: Math.round((performance.now() - started) * 100) / 100,
-        tenant_id: c.var.auth?.tenantId,
-      },
-      "request",
-    );
-  });
+  // The request log line and the HTTP metrics (src/observability/).
+  app.use("*", observeRequests);
   // Keyed endpoints: no cross-origin browser access unless CORS_ALLOWED_ORIGINS says so (tracking stays open).
   app.use("/v1/*", keyedCors);
   app.use("/v1/*", contentTypeGuard);
   app.use("/v1/*", sizeGuard);
 
   registerHealthRoutes(app);
+  registerMetricsRoute(app);
   registerOrderRoutes(app);
   registerTrackingRoutes(app);
   registerOpsRoutes(app);

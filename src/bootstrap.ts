@@ -1,8 +1,10 @@
-import { type Logger, pino } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 import { migrate } from "./adapters/db/migrate.ts";
 import { openDb } from "./adapters/db/open.ts";
 import type { Config } from "./config.ts";
 import { buildAuthServices } from "./http/auth-services.ts";
+import { createMetrics } from "./observability/metrics.ts";
+import { readWebhookQueue } from "./observability/webhook-queue.ts";
 import { type Services, systemClock } from "./services.ts";
 
 /** Never let a secret reach a log line, whatever a caller passes to the logger. */
@@ -21,12 +23,14 @@ const redactPaths = [
   "headers['x-api-key']",
 ];
 
-export function createLogger(config: Config): Logger {
-  return pino({
+/** JSON lines on stdout (or on `destination`, which tests use to read what would be logged). */
+export function createLogger(config: Config, destination?: DestinationStream): Logger {
+  const options = {
     level: config.LOG_LEVEL,
     base: { service: "cellvi-connect" },
     redact: { paths: redactPaths, censor: "[redacted]" },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export interface BuiltServices {
@@ -56,11 +60,14 @@ export async function buildServices(
   }
   const clock = systemClock;
   const auth = await buildAuthServices(config, { db, logger, clock });
+  const metrics = createMetrics({ processMetrics: true });
+  metrics.setWebhookQueueProbe(() => readWebhookQueue(db));
   const services: Services = {
     config,
     db,
     logger,
     clock,
+    metrics,
     rateLimiter: auth.rateLimiter,
     keyVerifier: auth.keyVerifier,
   };

@@ -97,6 +97,19 @@ export const configSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.url({ protocol: /^https?$/ }))),
+  /**
+   * Bearer token that opens `GET /metrics` on the API port. Unset (default): `/metrics` is not served there
+   * (404), so nothing leaks by default; METRICS_PORT gives a scrape port for a private network instead.
+   */
+  METRICS_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, "must be at least 16 characters").optional(),
+  ),
+  /** A second listener that serves only `GET /metrics`, without a token (bind it to a private address). */
+  METRICS_PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  /** On SIGTERM, how long in-flight requests and deliveries may take to finish before they are cut. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

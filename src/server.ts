@@ -1,10 +1,13 @@
+import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { buildServices, createLogger } from "./bootstrap.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { pruneIdempotencyKeys } from "./domain/idempotency/run.ts";
+import { startDispatcher } from "./domain/webhooks/dispatcher.ts";
 import { mountLocalChannel } from "./local/admin-channel.ts";
 import { acquireDataDirLock } from "./local/data-dir-lock.ts";
+import { type MetricsServer, startMetricsServer } from "./observability/metrics-server.ts";
 
 /**
  * The Node.js entry (`npm start`): configuration, database (embedded by default), migrations, the HTTP app, and the
@@ -34,6 +37,17 @@ async function start(): Promise<void> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const closeChannel = localChannel ? localChannel.publish(config.DATA_DIR, port) : () => {};
+  let metricsServer: MetricsServer | undefined;
+  if (config.METRICS_PORT !== undefined) {
+    metricsServer = await startMetricsServer(services.metrics, {
+      port: config.METRICS_PORT,
+      host: config.METRICS_HOST,
+      logger,
+    });
+    logger.info({ port: metricsServer.port, host: config.METRICS_HOST }, "metrics listener started");
+  }
+  // The in-process webhook dispatcher (RUN_WORKER=false turns it off when separate `cli worker` processes deliver).
+  const dispatcher = config.RUN_WORKER === false ? undefined : await startDispatcher(services);
   logger.info(
     { port, database: services.db.kind, data_dir: embedded ? config.DATA_DIR : undefined },
     `cellvi-connect listening on http://localhost:${port} (developer portal: ${config.publicBaseUrl}/developers)`,
@@ -50,17 +64,48 @@ async function start(): Promise<void> {
   prune.unref();
 
   let stopping = false;
+  /**
+   * Graceful stop (SIGTERM from the orchestrator, Ctrl-C): the listening socket closes at once (new connections are
+   * refused, so a load balancer moves on), requests already received run to their end, then the pools close and
+   * the process exits 0. If draining takes longer than SHUTDOWN_TIMEOUT_MS the remaining connections are cut and
+   * the exit code is 1, so the cut is visible. A second signal stops waiting.
+   */
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting without waiting for in-flight work");
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, "shutting down: no new connections, draining in-flight requests");
+    const http = server as Server;
+    // Closing the listening socket comes first, so that once the line below is written it is true.
+    const drained = new Promise<void>((resolve) => http.close(() => resolve()));
+    logger.info(
+      { signal, timeout_ms: config.SHUTDOWN_TIMEOUT_MS },
+      "shutting down: no new connections, draining in-flight requests",
+    );
     clearInterval(prune);
     closeChannel();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // close() only closes connections idle at that moment; a keep-alive connection whose request finishes later
+    // would hold it open until its idle timeout. Sweeping keeps the drain as short as the slowest request.
+    const sweep = setInterval(() => http.closeIdleConnections(), 100);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), config.SHUTDOWN_TIMEOUT_MS);
+    });
+    const outcome = await Promise.race([drained.then(() => "drained" as const), deadline]);
+    clearTimeout(timer);
+    clearInterval(sweep);
+    if (outcome === "timeout") {
+      logger.warn("shutdown timeout: closing the connections still open");
+      http.closeAllConnections();
+    }
+    // Webhook attempts in flight finish and are recorded; nothing new is claimed.
+    await dispatcher?.stop();
+    await metricsServer?.close();
     await built.close();
     releaseLock();
-    logger.info("stopped");
-    process.exit(0);
+    logger.info({ outcome }, "stopped");
+    process.exit(outcome === "drained" ? 0 : 1);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

@@ -3,6 +3,7 @@ import type { Db } from "./adapters/db/types.ts";
 import type { RateLimiter } from "./adapters/ratelimit/types.ts";
 import type { Config } from "./config.ts";
 import type { KeyVerifier } from "./domain/keys/verifier.ts";
+import type { Metrics } from "./observability/metrics.ts";
 
 /** A source of time, injected so tests can move it. */
 export interface Clock {
@@ -20,6 +21,8 @@ export interface Services {
   db: Db;
   logger: Logger;
   clock: Clock;
+  /** Prometheus metrics of this app (its own registry; see src/observability/metrics.ts for the hooks). */
+  metrics: Metrics;
   /** Decides every keyed request and the public tracking endpoint's per-address limit (Redis or memory). */
   rateLimiter: RateLimiter;
   /** Verifies API keys with a short cache invalidated across instances, and batches `last_used_at`. */

@@ -8,6 +8,7 @@ import { createApiKey } from "../../src/domain/keys/store.ts";
 import { createTenant } from "../../src/domain/tenants/store.ts";
 import { buildAuthServices } from "../../src/http/auth-services.ts";
 import type { App } from "../../src/http/context.ts";
+import { createMetrics } from "../../src/observability/metrics.ts";
 import { type Clock, type Services, systemClock } from "../../src/services.ts";
 import { openTestDb, type TestDb } from "./db.ts";
 
@@ -56,6 +57,7 @@ export async function createTestContext(
     db: testDb.db,
     logger,
     clock,
+    metrics: createMetrics(),
     rateLimiter: auth.rateLimiter,
     keyVerifier: auth.keyVerifier,
   };

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { asDatabaseError, connectionFailureReason } from "./errors.ts";
 import type { Db, Queryable, QueryResult } from "./types.ts";
 
 // int8 (counts, bigserial cursors) as a JS number: every value we store fits in 2^53.
@@ -11,12 +12,20 @@ interface PgQueryable {
 function wrap(target: PgQueryable): Queryable {
   return {
     async query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await target.query(text, params as unknown[]);
-      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+      try {
+        const result = await target.query(text, params as unknown[]);
+        return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+      } catch (error) {
+        throw asDatabaseError(error);
+      }
     },
     async exec(text: string): Promise<void> {
-      // No parameters: pg uses the simple query protocol, which accepts several statements.
-      await target.query(text);
+      try {
+        // No parameters: pg uses the simple query protocol, which accepts several statements.
+        await target.query(text);
+      } catch (error) {
+        throw asDatabaseError(error);
+      }
     },
   };
 }
@@ -33,8 +42,11 @@ export async function openPostgresDb(url: string, options: PostgresOptions = {})
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolMax ?? 10,
+    // A request waits at most this long for a connection, then gets a 503: never an unbounded hang.
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
+    // Notices a server that vanished without closing the socket (a network partition) instead of waiting forever.
+    keepAlive: true,
   });
   pool.on("error", onError);
   const base = wrap(pool);
@@ -91,17 +103,34 @@ export async function openPostgresDb(url: string, options: PostgresOptions = {})
     query: base.query,
     exec: base.exec,
     async transaction(fn) {
-      const client = await pool.connect();
+      let client: pg.PoolClient;
       try {
-        await client.query("begin");
-        const result = await fn(wrap(client));
-        await client.query("commit");
+        client = await pool.connect();
+      } catch (error) {
+        throw asDatabaseError(error);
+      }
+      // While checked out, a client has no pool listener: a connection lost between two statements of this
+      // transaction would be an unhandled 'error' event, which kills the process. Note it instead; the statement
+      // in progress (or the next one) fails, and the broken client is destroyed on release.
+      let lost: Error | undefined;
+      const onLost = (error: Error) => {
+        lost = error;
+      };
+      client.on("error", onLost);
+      const tx = wrap(client);
+      try {
+        await tx.query("begin");
+        const result = await fn(tx);
+        await tx.query("commit");
         return result;
       } catch (error) {
-        await client.query("rollback").catch(() => {});
-        throw error;
+        if (!lost && !connectionFailureReason(error)) await client.query("rollback").catch(() => {});
+        else lost ??= error as Error;
+        throw asDatabaseError(error);
       } finally {
-        client.release();
+        client.off("error", onLost);
+        // Passing an error makes the pool destroy the client rather than hand a dead connection to the next caller.
+        client.release(lost);
       }
     },
     async listen(channel, onNotify) {
@@ -123,7 +152,7 @@ export async function openPostgresDb(url: string, options: PostgresOptions = {})
       };
     },
     async ping() {
-      await pool.query("select 1");
+      await base.query("select 1");
     },
     async close() {
       closed = true;
