@@ -1,0 +1,103 @@
+// The webhook-dispatcher Edge Function: one bounded batch of due webhook deliveries per invocation, with the same
+// claim/attempt/record code the Node worker runs (`runDispatchBatch`). An Edge Function cannot run for ever, so
+// pg_cron invokes it every 10 seconds and a trigger pokes it when deliveries are queued (migration 0090).
+import { createHash, timingSafeEqual } from "node:crypto";
+import { ConfigError } from "../../../src/config.ts";
+import { runDispatchBatch } from "../../../src/domain/webhooks/dispatcher.ts";
+import { ApiError, problemResponse } from "../../../src/http/problem.ts";
+import { newRequestId } from "../../../src/http/request-id.ts";
+import { buildEdgeServices, deno, serveEdge, withoutFunctionPrefix } from "../_shared/edge.ts";
+import { resetDispatcherPoke } from "../_shared/poke.ts";
+
+const functionName = "webhook-dispatcher";
+
+let built: Awaited<ReturnType<typeof buildEdgeServices>>;
+try {
+  built = await buildEdgeServices(deno().env.toObject(), functionName);
+  if (!built.services.config.WEBHOOK_DISPATCHER_SECRET) {
+    await built.close();
+    // Without it anyone who knows the URL could make the function send (harmless but costly) batches.
+    throw new ConfigError([
+      "WEBHOOK_DISPATCHER_SECRET: required by the webhook-dispatcher function (the same value as the Vault secret cellvi_dispatcher_secret)",
+    ]);
+  }
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  throw error;
+}
+const { services } = built;
+const { config, logger } = services;
+const expectedSecret = createHash("sha256")
+  .update(config.WEBHOOK_DISPATCHER_SECRET ?? "")
+  .digest();
+
+/** Compares digests, so neither the secret's length nor its first differing byte shows in the timing. */
+function authorized(request: Request): boolean {
+  const presented = request.headers.get("x-dispatcher-secret");
+  if (!presented) return false;
+  return timingSafeEqual(createHash("sha256").update(presented).digest(), expectedSecret);
+}
+
+function problem(request: Request, error: ApiError): Response {
+  return problemResponse(error, {
+    baseUrl: config.publicBaseUrl,
+    requestId: newRequestId(),
+    instance: new URL(request.url).pathname,
+  });
+}
+
+async function reasonOf(request: Request): Promise<string> {
+  try {
+    const body = (await request.json()) as { reason?: unknown };
+    return typeof body.reason === "string" ? body.reason.slice(0, 50) : "unspecified";
+  } catch {
+    return "unspecified";
+  }
+}
+
+async function handle(incoming: Request): Promise<Response> {
+  const request = withoutFunctionPrefix(incoming, functionName);
+  const path = new URL(request.url).pathname;
+  if (request.method === "GET" && path === "/healthz") {
+    return Response.json({ status: "ok", function: functionName });
+  }
+  if (path !== "/")
+    return problem(request, new ApiError("not_found", `No route for ${request.method} ${path}.`));
+  if (request.method !== "POST") {
+    return problem(
+      request,
+      new ApiError(
+        "method_not_allowed",
+        `${request.method} is not allowed here; use POST.`,
+        {},
+        { allow: "POST" },
+      ),
+    );
+  }
+  if (!authorized(request)) {
+    return problem(
+      request,
+      new ApiError("unauthorized", "Send the dispatcher secret in `x-dispatcher-secret`."),
+    );
+  }
+  const reason = await reasonOf(request);
+  try {
+    // From here on, a delivery queued by another transaction pokes again (see cellvi_poke_webhook_dispatcher).
+    await resetDispatcherPoke(services.db);
+    const result = await runDispatchBatch(services, {
+      maxDeliveries: config.WEBHOOK_DISPATCH_MAX_DELIVERIES,
+      maxMillis: config.WEBHOOK_DISPATCH_MAX_TIME,
+    });
+    logger.info({ reason, ...result }, "webhook dispatch batch");
+    return Response.json(result);
+  } catch (error) {
+    // Claimed deliveries whose outcome was not written come back when their lease runs out: nothing is lost.
+    logger.error({ err: error, reason }, "webhook dispatch batch failed");
+    return problem(
+      request,
+      new ApiError("internal_error", "The dispatch batch failed; it is retried on schedule."),
+    );
+  }
+}
+
+serveEdge(functionName, config, logger, handle, () => built.close());
