@@ -23,7 +23,7 @@ export function wallClockMicros(): number {
  */
 export class MemoryRateLimiter implements RateLimiter {
   readonly kind = "memory" as const;
-  private readonly tats = new Map<string, number>();
+  private readonly states = new Map<string, GcraState>();
   private readonly nowMicros: () => number;
   private readonly maxSubjects: number;
   private readonly sweeper: ReturnType<typeof setInterval>;
@@ -43,14 +43,14 @@ export class MemoryRateLimiter implements RateLimiter {
   /** The synchronous decision, for the fallback path that must not yield between read and write. */
   consumeNow(subject: string, policy: RateLimitPolicy, cost = 1): RateLimitDecision {
     const now = this.nowMicros();
-    const step = gcraStep(now, this.tats.get(subject) ?? null, gcraParameters(policy, cost));
+    const step = gcraStep(now, this.states.get(subject) ?? null, gcraParameters(policy, cost));
     if (step.allowed) {
       // Re-insert so the map's order stays "least recently written first" for eviction.
-      this.tats.delete(subject);
-      this.tats.set(subject, step.tat);
-      if (this.tats.size > this.maxSubjects) {
-        const oldest = this.tats.keys().next().value;
-        if (oldest !== undefined) this.tats.delete(oldest);
+      this.states.delete(subject);
+      this.states.set(subject, step.state);
+      if (this.states.size > this.maxSubjects) {
+        const oldest = this.states.keys().next().value;
+        if (oldest !== undefined) this.states.delete(oldest);
       }
     }
     return {
@@ -63,7 +63,7 @@ export class MemoryRateLimiter implements RateLimiter {
 
   private sweep(): void {
     const now = this.nowMicros();
-    for (const [key, tat] of this.tats) if (tat <= now) this.tats.delete(key);
+    for (const [key, state] of this.states) if (state.tat <= now) this.states.delete(key);
   }
 
   health() {
@@ -72,6 +72,6 @@ export class MemoryRateLimiter implements RateLimiter {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    this.tats.clear();
+    this.states.clear();
   }
 }

@@ -6,8 +6,8 @@ import { gcraParameters, type RateLimitDecision, type RateLimiter, type RateLimi
  * The GCRA step of `gcraStep` (types.ts), line for line, run atomically inside Redis: one round trip per decision,
  * and no two instances can interleave between the read and the write. Time is Redis's own `TIME`, so instances
  * with skewed clocks still share one timeline. All arithmetic is in whole microseconds (exact in Lua's doubles up
- * to 2^53 µs, i.e. far beyond our lifetime); the stored value is formatted with %.0f because Lua's default number
- * formatting keeps only 14 significant digits.
+ * to 2^53 µs, i.e. far beyond our lifetime); the stored value (`<tat>:<interval>`) is formatted with %.0f because
+ * Lua's default number formatting keeps only 14 significant digits.
  */
 export const gcraScript = `
 local interval = tonumber(ARGV[1])
@@ -18,8 +18,16 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tat = now
 local stored = redis.call('GET', KEYS[1])
 if stored then
-  local value = tonumber(stored)
-  if value and value > now then tat = value end
+  local stored_tat, stored_interval = string.match(stored, '^(%d+):(%d+)$')
+  stored_tat = tonumber(stored_tat)
+  stored_interval = tonumber(stored_interval)
+  if stored_tat and stored_interval and stored_tat > now then
+    if stored_interval == interval then
+      tat = stored_tat
+    else
+      tat = now + math.ceil((stored_tat - now) * interval / stored_interval)
+    end
+  end
 end
 local new_tat = tat + increment
 local allow_at = new_tat - burst
@@ -28,7 +36,7 @@ if allow_at > now then
   if remaining < 0 then remaining = 0 end
   return {0, remaining, tat - now, allow_at - now}
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%d', math.ceil((new_tat - now) / 1000) + 1))
+redis.call('SET', KEYS[1], string.format('%.0f:%.0f', new_tat, interval), 'PX', string.format('%d', math.ceil((new_tat - now) / 1000) + 1))
 return {1, math.floor((now + burst - new_tat) / interval), new_tat - now, 0}
 `;
 
@@ -68,6 +76,11 @@ export class RedisRateLimiter implements RateLimiter {
   /** True while the connection is up; decisions are only attempted then. */
   get available(): boolean {
     return this.client.status === "ready";
+  }
+
+  /** Calls `listener` whenever the connection is (re)established. */
+  onReady(listener: () => void): void {
+    this.client.on("ready", listener);
   }
 
   /** Resolves true once connected, false after `timeoutMs` (the caller starts degraded and recovers later). */

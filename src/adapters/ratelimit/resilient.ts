@@ -13,41 +13,45 @@ export interface ResilientRateLimiterOptions {
   /** true: refuse (503) while Redis is unreachable; false: decide in memory, per instance, until it is back. */
   failClosed: boolean;
   logger: Logger;
+  /** While degraded on a connection that looks up, how often one request may try Redis again (default 1 s). */
+  probeIntervalMs?: number;
 }
 
 /**
  * Redis decides while it answers; when it does not, this instance keeps serving with its in-memory limiter (or
- * refuses, when configured to fail closed). No probing schedule is needed: the Redis client reconnects by itself
- * and the first decision after it is back goes to Redis again.
+ * refuses, when configured to fail closed). Recovery needs no operator: the Redis client reconnects by itself and
+ * its "ready" ends the outage; a Redis that stayed connected but stopped answering in time (commands timing out)
+ * is retried by one request per probe interval, so a hung server costs at most one slow request a second.
  */
 export class ResilientRateLimiter implements RateLimiter {
   readonly kind = "redis" as const;
   private degradedSince: Date | null = null;
   private lastError = "";
+  private lastProbe = 0;
+  private readonly probeIntervalMs: number;
 
   constructor(
     private readonly primary: RedisRateLimiter,
     private readonly fallback: MemoryRateLimiter,
     private readonly options: ResilientRateLimiterOptions,
-  ) {}
+  ) {
+    this.probeIntervalMs = options.probeIntervalMs ?? 1000;
+    primary.onReady(() => this.recover("connection re-established"));
+  }
 
   async consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
-    if (this.primary.available) {
+    if (!this.primary.available) {
+      this.markDegraded("not connected");
+    } else if (!this.degradedSince || Date.now() - this.lastProbe >= this.probeIntervalMs) {
+      if (this.degradedSince) this.lastProbe = Date.now();
       try {
         const decision = await this.primary.consume(subject, policy, cost);
-        if (this.degradedSince) {
-          this.options.logger.info(
-            { outage_ms: Date.now() - this.degradedSince.getTime() },
-            "rate limiter: redis is back, deciding there again",
-          );
-          this.degradedSince = null;
-        }
+        this.recover("a decision succeeded");
         return decision;
       } catch (error) {
+        this.lastProbe = Date.now();
         this.markDegraded((error as Error).message);
       }
-    } else {
-      this.markDegraded("not connected");
     }
     if (this.options.failClosed) {
       throw new RateLimiterUnavailableError(`redis rate limiter unreachable (${this.lastError})`);
@@ -67,12 +71,18 @@ export class ResilientRateLimiter implements RateLimiter {
     );
   }
 
+  private recover(how: string): void {
+    if (!this.degradedSince) return;
+    this.options.logger.info(
+      { outage_ms: Date.now() - this.degradedSince.getTime(), how },
+      "rate limiter: redis is back, deciding there again",
+    );
+    this.degradedSince = null;
+    this.lastError = "";
+  }
+
   health(): RateLimiterHealth {
-    // The connection state is fresher than our last decision: report recovery (or an outage) without traffic.
-    if (this.primary.available && !this.degradedSince) return this.primary.health();
-    if (this.primary.available) {
-      return { ok: true, detail: "redis (reconnected)", active: "redis", degraded: false };
-    }
+    if (!this.degradedSince && this.primary.available) return this.primary.health();
     const since = this.degradedSince ? ` since ${this.degradedSince.toISOString()}` : "";
     const reason = this.lastError || this.primary.health().detail;
     return this.options.failClosed

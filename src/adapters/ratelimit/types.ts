@@ -70,16 +70,30 @@ export function gcraParameters(
   return { interval, burst: interval * policy.limit, increment: interval * cost };
 }
 
+/** What a limiter stores per subject: the theoretical arrival time and the emission interval it was computed with. */
+export interface GcraState {
+  tat: number;
+  interval: number;
+}
+
 /**
- * One GCRA step, shared by the in-memory limiter and mirrored line by line by the Redis script.
- * `storedTat` is the subject's theoretical arrival time (µs) or null; returns the new one to store when allowed.
+ * One GCRA step, shared by the in-memory limiter and mirrored line by line by the Redis script. All values are
+ * whole microseconds. When the subject's limit changed since the stored state (a plan change), the outstanding
+ * debt is carried over as a number of requests, so what was used stays used under the new limit: an upgrade
+ * admits the difference at once, a downgrade does not hand out a fresh quota.
  */
 export function gcraStep(
   now: number,
-  storedTat: number | null,
+  stored: GcraState | null,
   params: { interval: number; burst: number; increment: number },
-): RateLimitDecision & { tat: number } {
-  const tat = storedTat !== null && storedTat > now ? storedTat : now;
+): RateLimitDecision & { state: GcraState } {
+  let tat = now;
+  if (stored && stored.tat > now) {
+    tat =
+      stored.interval === params.interval
+        ? stored.tat
+        : now + Math.ceil(((stored.tat - now) * params.interval) / stored.interval);
+  }
   const newTat = tat + params.increment;
   const allowAt = newTat - params.burst;
   if (allowAt > now) {
@@ -88,7 +102,7 @@ export function gcraStep(
       remaining: Math.max(0, Math.floor((now + params.burst - tat) / params.interval)),
       resetMicros: tat - now,
       retryAfterMicros: allowAt - now,
-      tat,
+      state: { tat, interval: params.interval },
     };
   }
   return {
@@ -96,6 +110,6 @@ export function gcraStep(
     remaining: Math.floor((now + params.burst - newTat) / params.interval),
     resetMicros: newTat - now,
     retryAfterMicros: 0,
-    tat: newTat,
+    state: { tat: newTat, interval: params.interval },
   };
 }

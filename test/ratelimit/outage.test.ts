@@ -1,0 +1,166 @@
+import { Writable } from "node:stream";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createRateLimiter } from "../../src/adapters/ratelimit/index.ts";
+import { RateLimiterUnavailableError } from "../../src/adapters/ratelimit/types.ts";
+import { createTestContext, type TestContext } from "../support/app.ts";
+import { uniquePrefix } from "./limiters.ts";
+import { PrivateRedis } from "./private-redis.ts";
+
+/**
+ * Redis outages, on a private redis-server this file starts, kills and restarts itself (never the shared one).
+ */
+describe("rate limiting through a Redis outage", () => {
+  let redis: PrivateRedis;
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+  });
+  afterAll(() => redis.close());
+
+  async function readiness(t: TestContext) {
+    const res = await t.request("/readyz");
+    return {
+      status: res.status,
+      check: (await res.json()).checks.rate_limiter as { ok: boolean; detail: string },
+    };
+  }
+
+  it("falls back to memory, says so in /readyz and the logs, and goes back to Redis by itself", async () => {
+    const prefix = uniquePrefix();
+    const t = await createTestContext("embedded", {
+      env: { REDIS_URL: redis.url, RATE_LIMIT_REDIS_PREFIX: prefix, RATE_LIMIT_PER_MINUTE: "1000" },
+    });
+    const probe = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      const { apiKey } = await t.newTenant();
+      expect((await t.request("/v1/orders", { key: apiKey })).status).toBe(200);
+      expect(await readiness(t)).toEqual({ status: 200, check: { ok: true, detail: "redis" } });
+      await probe.connect();
+      expect(await probe.keys(`${prefix}*`)).toHaveLength(1);
+      probe.disconnect();
+
+      await redis.stop();
+      // Keeps serving (the first requests may wait for the command timeout while the dead connection is noticed),
+      // limited per instance, and still says how much is left.
+      for (let i = 0; i < 5; i++) {
+        const res = await t.request("/v1/orders", { key: apiKey });
+        expect(res.status).toBe(200);
+        expect(res.headers.get("ratelimit")).toMatch(/^"default";r=\d+;t=\d+$/);
+      }
+      const degraded = await readiness(t);
+      expect(degraded.status).toBe(200);
+      expect(degraded.check.ok).toBe(true);
+      expect(degraded.check.detail).toContain("in-memory fallback");
+
+      await redis.startProcess();
+      await vi.waitFor(
+        async () => {
+          expect((await t.request("/v1/orders", { key: apiKey })).status).toBe(200);
+          expect(await readiness(t)).toEqual({ status: 200, check: { ok: true, detail: "redis" } });
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+      // Decided in Redis again: the restarted (empty) server holds the key's bucket.
+      await probe.connect();
+      expect(await probe.keys(`${prefix}*`)).toHaveLength(1);
+    } finally {
+      probe.disconnect();
+      await t.close();
+    }
+  });
+
+  it("with RATE_LIMIT_FAIL_CLOSED refuses keyed and tracking requests with 503 until Redis is back", async () => {
+    const t = await createTestContext("embedded", {
+      env: { REDIS_URL: redis.url, RATE_LIMIT_REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FAIL_CLOSED: "true" },
+    });
+    try {
+      const { apiKey } = await t.newTenant();
+      expect((await t.request("/v1/orders", { key: apiKey })).status).toBe(200);
+      await redis.stop();
+      const refused = await t.request("/v1/orders", { key: apiKey });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("content-type")).toBe("application/problem+json");
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect((await refused.json()).code).toBe("service_unavailable");
+      expect((await t.request("/v1/tracking/CV0000000000?token=x")).status).toBe(503);
+      const degraded = await readiness(t);
+      expect(degraded.status).toBe(503);
+      expect(degraded.check.ok).toBe(false);
+      expect(degraded.check.detail).toContain("fail closed");
+      // Health endpoints themselves are not rate limited: they keep answering.
+      expect((await t.request("/healthz")).status).toBe(200);
+
+      await redis.startProcess();
+      await vi.waitFor(
+        async () => {
+          expect((await t.request("/v1/orders", { key: apiKey })).status).toBe(200);
+          expect((await readiness(t)).status).toBe(200);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("logs the outage once and the recovery once", async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino(
+      { level: "info" },
+      new Writable({
+        write(chunk, _encoding, done) {
+          for (const line of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+          done();
+        },
+      }),
+    );
+    const { limiter, ready } = createRateLimiter(
+      {
+        REDIS_URL: redis.url,
+        RATE_LIMIT_REDIS_PREFIX: uniquePrefix(),
+        REDIS_COMMAND_TIMEOUT_MS: 250,
+        RATE_LIMIT_FAIL_CLOSED: false,
+      },
+      logger,
+    );
+    try {
+      expect(await ready(5000)).toBe(true);
+      const policy = { name: "default", limit: 100, windowSeconds: 60 };
+      expect((await limiter.consume("key:a", policy)).allowed).toBe(true);
+      await redis.stop();
+      for (let i = 0; i < 10; i++) expect((await limiter.consume("key:a", policy)).allowed).toBe(true);
+      expect(limiter.health()).toMatchObject({ ok: true, active: "memory", degraded: true });
+      await redis.startProcess();
+      await vi.waitFor(async () => expect(limiter.health().active).toBe("redis"), { timeout: 10_000 });
+      await limiter.consume("key:a", policy);
+      const messages = lines.map((line) => line.msg);
+      expect(messages.filter((m) => m.includes("falling back to the in-memory limiter"))).toHaveLength(1);
+      expect(messages.filter((m) => m.includes("redis is back"))).toHaveLength(1);
+    } finally {
+      await limiter.close();
+    }
+  });
+
+  it("fails closed at the limiter level with a typed error", async () => {
+    const { limiter, ready } = createRateLimiter(
+      {
+        REDIS_URL: redis.url,
+        RATE_LIMIT_REDIS_PREFIX: uniquePrefix(),
+        REDIS_COMMAND_TIMEOUT_MS: 250,
+        RATE_LIMIT_FAIL_CLOSED: true,
+      },
+      pino({ level: "silent" }),
+    );
+    try {
+      expect(await ready(5000)).toBe(true);
+      await redis.stop();
+      await expect(
+        limiter.consume("key:b", { name: "default", limit: 1, windowSeconds: 60 }),
+      ).rejects.toBeInstanceOf(RateLimiterUnavailableError);
+    } finally {
+      await redis.startProcess();
+      await limiter.close();
+    }
+  });
+});
