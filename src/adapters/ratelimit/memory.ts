@@ -1,4 +1,5 @@
 import {
+  type GcraState,
   gcraParameters,
   gcraStep,
   type RateLimitDecision,
