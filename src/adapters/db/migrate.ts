@@ -27,6 +27,21 @@ export async function loadMigrations(dir: string = defaultMigrationsDir): Promis
   return migrations;
 }
 
+/**
+ * Versions `supabase db push` applied (it runs these same files and records them in its own table). Adopting them
+ * lets the operator CLI and the Node service work on a database deployed the Supabase way. Empty elsewhere.
+ */
+async function supabasePushedVersions(db: Db): Promise<Set<string>> {
+  const { rows } = await db.query<{ present: boolean }>(
+    "select to_regclass('supabase_migrations.schema_migrations') is not null as present",
+  );
+  if (!rows[0]?.present) return new Set();
+  const pushed = await db.query<{ version: string }>(
+    "select version from supabase_migrations.schema_migrations",
+  );
+  return new Set(pushed.rows.map((row) => row.version));
+}
+
 // The same key for every process: whoever holds it applies, the others wait and then find nothing to do.
 const lockKey = 74_220_511;
 
@@ -62,6 +77,7 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<Migrate
       `The database has migrations this code does not know (${unknown.join(", ")}): it is newer than this build. Deploy the newer code instead.`,
     );
   }
+  const pushed = await supabasePushedVersions(db);
   for (const migration of list) {
     const checksum = createHash("sha256").update(migration.sql).digest("hex");
     const didApply = await db.transaction(async (tx) => {
@@ -71,6 +87,15 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<Migrate
         [migration.version],
       );
       if (found.rows[0]) return false;
+      if (pushed.has(migration.version)) {
+        // Already applied by `supabase db push`: adopt it (record, never run twice).
+        await tx.query("insert into schema_migrations (version, name, checksum) values ($1, $2, $3)", [
+          migration.version,
+          migration.name,
+          checksum,
+        ]);
+        return false;
+      }
       try {
         await tx.exec(migration.sql);
       } catch (error) {
