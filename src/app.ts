@@ -9,6 +9,9 @@ import { newRequestId, requestId } from "./http/request-id.ts";
 import { keyedCors, securityHeaders } from "./http/security-headers.ts";
 import { registerMetricsRoute } from "./observability/metrics-route.ts";
 import { observeRequests } from "./observability/request-observer.ts";
+import { apiVersion } from "./routes/docs/document-cache.ts";
+import { registerDocsRoutes } from "./routes/docs/index.ts";
+import { buildOpenApiDocument } from "./routes/docs/openapi-document.ts";
 import { registerHealthRoutes } from "./routes/health/index.ts";
 import { registerKeyRoutes } from "./routes/keys/index.ts";
 import { registerOpsRoutes } from "./routes/ops/index.ts";
@@ -17,7 +20,8 @@ import { registerSandboxRoutes } from "./routes/sandbox/index.ts";
 import { registerTrackingRoutes } from "./routes/tracking/index.ts";
 import type { Services } from "./services.ts";
 
-export const apiVersion = "1.0.0";
+/** The API version (info.version); its changelog is the portal's versioning guide. */
+export { apiVersion };
 
 function renderError(error: unknown, c: Context<AppEnv>): Response {
   const services = c.var.services;
@@ -120,6 +124,9 @@ export function createApp(services: Services): App {
   registerSandboxRoutes(app);
   registerKeyRoutes(app);
 
+  // GET /openapi.json, /openapi.yaml and the developer portal (/developers), covering every route above.
+  registerDocsRoutes(app);
+
   app.notFound((c) => {
     const methods = allowedMethods(app, c.req.path);
     if (methods.length > 0) {
@@ -146,16 +153,10 @@ export function createApp(services: Services): App {
   return app;
 }
 
-/** The OpenAPI 3.0 document generated from the registered routes and their Zod schemas. */
+/**
+ * The OpenAPI 3.0.3 document generated from the registered routes and their Zod schemas, completed with the
+ * shared parts (rate-limit headers, error examples, webhook events): see src/routes/docs/openapi-document.ts.
+ */
 export function openApiDocument(app: App, baseUrl: string) {
-  return app.getOpenAPIDocument({
-    openapi: "3.0.3",
-    info: {
-      title: "CELLVI Connect API",
-      version: apiVersion,
-      description:
-        "The public integration API of CELLVI 2.0: create shipments from your ERP or shop, track them, and receive webhooks as they move.",
-    },
-    servers: [{ url: baseUrl }],
-  });
+  return buildOpenApiDocument(app, { baseUrl, version: apiVersion });
 }

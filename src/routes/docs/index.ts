@@ -1,0 +1,24 @@
+import type { App } from "../../http/context.ts";
+import { documentFor, documentYaml } from "./document-cache.ts";
+import { registerPortalRoutes } from "./portal.ts";
+
+/**
+ * GET /openapi.json and /openapi.yaml (the document for this deployment's public base URL) and the developer
+ * portal. Plain routes, not OpenAPI operations: the document does not describe itself.
+ */
+export function registerDocsRoutes(app: App): void {
+  const documentOf = documentFor(app);
+  // Tools import the document by URL (Postman, editors, code generators), from any origin: it is public.
+  app.get("/openapi.json", (c) => {
+    c.header("access-control-allow-origin", "*");
+    c.header("cache-control", "public, max-age=60");
+    return c.json(documentOf(c.var.services.config.publicBaseUrl));
+  });
+  app.get("/openapi.yaml", (c) => {
+    c.header("access-control-allow-origin", "*");
+    c.header("cache-control", "public, max-age=60");
+    c.header("content-type", "application/yaml; charset=utf-8");
+    return c.body(documentYaml(documentOf(c.var.services.config.publicBaseUrl)));
+  });
+  registerPortalRoutes(app, documentOf);
+}
