@@ -90,7 +90,14 @@ export async function startEntry(
   child.stderr!.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    // Could not start at all (e.g. node_modules/.bin/deno missing: run npm ci).
+    child.once("error", (error) => {
+      stderr += `spawn ${file}: ${error.message}`;
+      resolve(null);
+    });
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
