@@ -159,8 +159,11 @@ export async function outboxEvents(
   return rows;
 }
 
-/** A clock the test moves by hand. */
-export function manualClock(start = new Date(Date.now() + 1_000)) {
+/**
+ * A clock the test moves by hand. Call `catchUp()` once the database is ready: it puts the clock a minute ahead of
+ * the real time, so rows the database stamps with its own now() (new deliveries) are already due by this clock.
+ */
+export function manualClock(start = new Date(Date.now() + 60_000)) {
   let now = start.getTime();
   return {
     now: () => new Date(now),
@@ -169,6 +172,9 @@ export function manualClock(start = new Date(Date.now() + 1_000)) {
     },
     set(date: Date) {
       now = date.getTime();
+    },
+    catchUp() {
+      now = Date.now() + 60_000;
     },
   };
 }

@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { openPostgresDb } from "../../src/adapters/db/postgres.ts";
+import type { Db } from "../../src/adapters/db/types.ts";
+import { createWebhookSender } from "../../src/bootstrap.ts";
+import { type Dispatcher, startDispatcher } from "../../src/domain/webhooks/dispatcher.ts";
+import { createTestContext, type TestContext } from "../support/app.ts";
+import { dbKinds } from "../support/db.ts";
+import { insertOrdersWithSql, type Receiver, startReceiver, verifyWithLibrary, waitFor } from "./support.ts";
+
+/** The long-running dispatcher in real time, against real receivers on loopback. */
+describe.each(dbKinds)("the webhook dispatcher on %s", (kind) => {
+  let t: TestContext | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await t?.close();
+    t = undefined;
+  });
+
+  async function setup(env: Record<string, string> = {}) {
+    t = await createTestContext(kind, {
+      env: {
+        WEBHOOK_ALLOW_PRIVATE_URLS: "true",
+        // A poll far longer than any test: only NOTIFY and the dispatcher's own retry timer can wake it.
+        WEBHOOK_POLL_INTERVAL: "10m",
+        WEBHOOK_RETRY_JITTER: "0",
+        ...env,
+      },
+    });
+    return t;
+  }
+
+  async function receiver(answer?: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
+    const r = await startReceiver(answer);
+    cleanups.push(() => r.close());
+    return r;
+  }
+
+  async function subscribe(
+    ctx: TestContext,
+    apiKey: string,
+    url: string,
+  ): Promise<{ id: string; secret: string }> {
+    const res = await ctx.request("/v1/webhooks/subscribe", {
+      method: "POST",
+      key: apiKey,
+      json: { url, events: ["*"] },
+    });
+    expect(res.status).toBe(201);
+    return res.json();
+  }
+
+  async function dispatcher(ctx: TestContext, services = ctx.services): Promise<Dispatcher> {
+    const d = await startDispatcher(services);
+    cleanups.push(() => d.stop());
+    return d;
+  }
+
+  it("is woken by NOTIFY and retries on the compressed schedule without waiting for the poll", async () => {
+    const ctx = await setup({ WEBHOOK_RETRY_SCHEDULE: "150ms,300ms" });
+    const r = await receiver((request) => ({ status: request.index < 2 ? 503 : 204 }));
+    const tenant = await ctx.newTenant();
+    const sub = await subscribe(ctx, tenant.apiKey, r.url);
+    await dispatcher(ctx);
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 1);
+    await waitFor(() => r.received.length >= 3, "three attempts");
+    const [first, second, third] = r.received;
+    // Never early: each retry waits at least its scheduled delay.
+    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(150);
+    expect(third!.receivedAt - second!.receivedAt).toBeGreaterThanOrEqual(300);
+    expect(new Set(r.received.map((x) => x.headers["webhook-id"])).size).toBe(1);
+    for (const request of r.received) verifyWithLibrary(sub.secret, request);
+    await waitFor(async () => {
+      const row = await ctx.services.db.query<{ status: string }>("select status from webhook_deliveries");
+      return row.rows[0]?.status === "succeeded";
+    }, "the delivery recorded as succeeded");
+  });
+
+  it("bounds attempts per endpoint, so a slow endpoint does not hold back the others", async () => {
+    const ctx = await setup({ WEBHOOK_ENDPOINT_CONCURRENCY: "2" });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = await receiver(() => ({ status: 200, holdUntil: gate }));
+    const fast = await receiver();
+    const slowTenant = await ctx.newTenant({ name: "Slow" });
+    const fastTenant = await ctx.newTenant({ name: "Fast" });
+    await subscribe(ctx, slowTenant.apiKey, slow.url);
+    await subscribe(ctx, fastTenant.apiKey, fast.url);
+    await dispatcher(ctx);
+    // The slow endpoint's backlog is queued first, so it is ahead of the fast one in due order.
+    await insertOrdersWithSql(ctx.services.db, slowTenant.tenantId, "test", 12);
+    await waitFor(() => slow.inFlight === 2, "the slow endpoint saturated");
+    await insertOrdersWithSql(ctx.services.db, fastTenant.tenantId, "test", 12);
+    await waitFor(() => fast.received.length === 12, "every fast delivery while the slow endpoint hangs");
+    expect(slow.received).toHaveLength(2);
+    release();
+    await waitFor(() => slow.received.length === 12, "the slow endpoint's backlog after it recovers");
+    expect(slow.maxInFlight).toBe(2);
+  });
+
+  it("finishes attempts in flight when stopped, and records them", async () => {
+    const ctx = await setup();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const r = await receiver(() => ({ status: 200, holdUntil: gate }));
+    const tenant = await ctx.newTenant();
+    await subscribe(ctx, tenant.apiKey, r.url);
+    const d = await startDispatcher(ctx.services);
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 3);
+    await waitFor(() => r.inFlight === 3, "three attempts in flight");
+    let stopped = false;
+    const stopping = d.stop().then(() => {
+      stopped = true;
+    });
+    // stop() waits for the attempts, which wait for the receiver.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(d.counters).toMatchObject({ claimed: 3, succeeded: 3 });
+    const rows = await ctx.services.db.query<{ status: string; lease_token: string | null }>(
+      "select status, lease_token from webhook_deliveries",
+    );
+    expect(rows.rows).toEqual([
+      { status: "succeeded", lease_token: null },
+      { status: "succeeded", lease_token: null },
+      { status: "succeeded", lease_token: null },
+    ]);
+  });
+
+  it("lets two dispatchers drain one queue, delivering each event once", async () => {
+    const ctx = await setup({ WEBHOOK_BATCH_SIZE: "20" });
+    const r = await receiver();
+    const tenants = await Promise.all([ctx.newTenant({ name: "A" }), ctx.newTenant({ name: "B" })]);
+    for (const tenant of tenants) await subscribe(ctx, tenant.apiKey, r.url);
+    // On PostgreSQL the second dispatcher has its own pool, as a second worker process would.
+    let secondDb: Db = ctx.services.db;
+    if (kind === "postgres") {
+      secondDb = await openPostgresDb(ctx.testDb.url!, { poolMax: 4 });
+      cleanups.push(() => secondDb.close());
+    }
+    const secondSender = createWebhookSender(ctx.services.config);
+    cleanups.push(() => secondSender.close());
+    const one = await dispatcher(ctx);
+    const two = await dispatcher(ctx, { ...ctx.services, db: secondDb, webhookSender: secondSender });
+    const perTenant = 150;
+    await Promise.all(
+      tenants.map((tenant) => insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", perTenant)),
+    );
+    await waitFor(() => r.received.length >= perTenant * 2, "every delivery");
+    await waitFor(async () => {
+      const pending = await ctx.services.db.query(
+        "select 1 from webhook_deliveries where status <> 'succeeded'",
+      );
+      return pending.rowCount === 0;
+    }, "every outcome recorded");
+    const ids = r.received.map((x) => x.headers["webhook-id"]);
+    expect(new Set(ids).size).toBe(perTenant * 2);
+    expect(ids).toHaveLength(perTenant * 2);
+    expect(one.counters.claimed + two.counters.claimed).toBe(perTenant * 2);
+  });
+});
