@@ -5,6 +5,7 @@ import { allScopes, customerScopes, isScope, type Scope } from "../domain/keys/s
 import { type ApiKeyRecord, createApiKey, listApiKeys, revokeApiKey } from "../domain/keys/store.ts";
 import { createTenant, getTenant, listTenants } from "../domain/tenants/store.ts";
 import type { Services } from "../services.ts";
+import { lifecycleCommands } from "./lifecycle-commands.ts";
 
 /** What a command prints: `json` with --json, `text` for people otherwise. */
 export interface CliResult {
@@ -237,6 +238,7 @@ export const commands: CliCommand[] = [
       };
     },
   },
+  ...lifecycleCommands,
 ];
 
 /** The command selected by the leading words of argv (longest match), and the rest of argv. */
