@@ -4,7 +4,7 @@ import { createHttpWebhookSender } from "../../src/adapters/sender/http.ts";
 import { createRecordingWebhookSender } from "../../src/adapters/sender/recording.ts";
 import type { WebhookSender } from "../../src/adapters/sender/types.ts";
 import { blockedAddressReason } from "../../src/domain/webhooks/url-guard.ts";
-import { type Receiver, startReceiver } from "./support.ts";
+import { type Receiver, type ReceiverAnswer, startReceiver } from "./support.ts";
 
 const lenient = createHttpWebhookSender({
   checkAddress: (a) => blockedAddressReason(a, { allowPrivate: true }),
@@ -26,7 +26,7 @@ describe("the HTTP webhook sender", () => {
   let receiver: Receiver;
   let release: () => void = () => {};
   beforeAll(async () => {
-    receiver = await startReceiver((request) => {
+    receiver = await startReceiver((request): ReceiverAnswer => {
       const path = String(request.headers["x-test-path"] ?? "");
       if (path === "slow") {
         return { status: 200, holdUntil: new Promise<void>((resolve) => (release = resolve)) };
