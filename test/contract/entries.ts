@@ -23,8 +23,10 @@ function command(entry: Entry): { file: string; args: string[] } {
     file: denoBinary,
     args: [
       "run",
-      // The packages npm installed, through the import map the deployment uses: nothing is downloaded.
+      // The packages npm installed, through the import map the deployment uses; --cached-only makes any attempt to
+      // download something an error instead of a dependency on the network.
       "--node-modules-dir=manual",
+      "--cached-only",
       `--config=supabase/functions/${name}/deno.json`,
       // What an Edge Function may do: network (database, Redis, receivers), its environment, reading its code.
       "--allow-net",

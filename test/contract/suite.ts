@@ -262,6 +262,20 @@ export function defineContractSuite(target: () => ContractTarget, transcript: Tr
     expect(last!.response.headers.get("ratelimit-policy")).toContain("q=3");
   });
 
+  it("serves the OpenAPI document and the developer portal's guides", async () => {
+    const document = await call("openapi.json", "/openapi.json", { key: null });
+    expect(document.response.status).toBe(200);
+    expect(document.body.openapi).toBe("3.0.3");
+    const guide = await fetch(`${t.baseUrl}/developers/en/quickstart`);
+    transcript.push({
+      step: "portal guide",
+      status: guide.status,
+      contentType: (guide.headers.get("content-type") ?? "").split(";")[0]!,
+    });
+    expect(guide.status).toBe(200);
+    expect(await guide.text()).toContain("<h1");
+  });
+
   it("answers an unknown path 404 and a wrong method 405 with Allow, as problem+json", async () => {
     const unknown = await call("unknown path", "/v1/nothing-here");
     expect(unknown.response.status).toBe(404);

@@ -1,8 +1,10 @@
 // The webhook-dispatcher Edge Function: one bounded batch of due webhook deliveries per invocation, with the same
 // claim/attempt/record code the Node worker runs (`runDispatchBatch`). An Edge Function cannot run for ever, so
-// pg_cron invokes it every 10 seconds and a trigger pokes it when deliveries are queued (migration 0090).
+// pg_cron invokes it every 10 seconds and a trigger pokes it when deliveries are queued (migration 0090). Being the
+// deployment's only periodic entry, it also does the housekeeping the Node server runs on a timer.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError } from "../../../src/config.ts";
+import { pruneIdempotencyKeys } from "../../../src/domain/idempotency/run.ts";
 import { runDispatchBatch } from "../../../src/domain/webhooks/dispatcher.ts";
 import { ApiError, problemResponse } from "../../../src/http/problem.ts";
 import { newRequestId } from "../../../src/http/request-id.ts";
@@ -44,6 +46,22 @@ function problem(request: Request, error: ApiError): Response {
     requestId: newRequestId(),
     instance: new URL(request.url).pathname,
   });
+}
+
+// Expired idempotency records are deleted hourly, as the Node server does (per isolate: a recycled isolate may
+// prune sooner, which only costs one indexed delete).
+const pruneEveryMs = 60 * 60 * 1000;
+let lastPruneAt = Number.NEGATIVE_INFINITY;
+
+async function housekeeping(): Promise<void> {
+  if (Date.now() - lastPruneAt < pruneEveryMs) return;
+  lastPruneAt = Date.now();
+  try {
+    const pruned = await pruneIdempotencyKeys(services.db);
+    if (pruned > 0) logger.info({ pruned }, "expired idempotency keys pruned");
+  } catch (error) {
+    logger.warn({ err: error }, "idempotency prune failed");
+  }
 }
 
 async function reasonOf(request: Request): Promise<string> {
@@ -89,6 +107,7 @@ async function handle(incoming: Request): Promise<Response> {
       maxMillis: config.WEBHOOK_DISPATCH_MAX_TIME,
     });
     logger.info({ reason, ...result }, "webhook dispatch batch");
+    await housekeeping();
     return Response.json(result);
   } catch (error) {
     // Claimed deliveries whose outcome was not written come back when their lease runs out: nothing is lost.
