@@ -5,6 +5,7 @@ import { allScopes, customerScopes, isScope, type Scope } from "../domain/keys/s
 import { type ApiKeyRecord, createApiKey, listApiKeys, revokeApiKey } from "../domain/keys/store.ts";
 import { createTenant, getTenant, listTenants } from "../domain/tenants/store.ts";
 import type { Services } from "../services.ts";
+import { keyCommands } from "./key-commands.ts";
 import { lifecycleCommands } from "./lifecycle-commands.ts";
 
 /** What a command prints: `json` with --json, `text` for people otherwise. */
@@ -78,6 +79,7 @@ function keyJson(key: ApiKeyRecord) {
     name: key.name,
     prefix: key.display_prefix,
     scopes: key.scopes,
+    rate_limit_per_minute: key.rate_limit_per_minute,
     created_at: key.created_at.toISOString(),
     expires_at: key.expires_at?.toISOString() ?? null,
     revoked_at: key.revoked_at?.toISOString() ?? null,
@@ -163,7 +165,7 @@ export const commands: CliCommand[] = [
     name: "keys create",
     summary: "Create an API key for a tenant (shown once)",
     usage:
-      "keys create --tenant ID [--mode live|test] [--scopes a,b] [--name TEXT] [--expires-at ISO] [--json]",
+      "keys create --tenant ID [--mode live|test] [--scopes a,b] [--name TEXT] [--expires-at ISO] [--rate-limit N] [--json]",
     options: {
       ...json,
       tenant: { type: "string" },
@@ -171,6 +173,7 @@ export const commands: CliCommand[] = [
       scopes: { type: "string" },
       name: { type: "string" },
       "expires-at": { type: "string" },
+      "rate-limit": { type: "string" },
     },
     async run(services, args) {
       const tenantId = required(args, "tenant");
@@ -185,7 +188,20 @@ export const commands: CliCommand[] = [
         if (expiresAt.getTime() <= Date.now()) throw new CliError("--expires-at must be in the future");
       }
       const name = typeof args.values.name === "string" ? args.values.name : null;
-      const { key, apiKey } = await createApiKey(services.db, { tenantId, mode, scopes, name, expiresAt });
+      const rateText = typeof args.values["rate-limit"] === "string" ? args.values["rate-limit"] : undefined;
+      if (rateText !== undefined && !/^[1-9][0-9]{0,6}$/.test(rateText)) {
+        throw new CliError("--rate-limit must be a whole number of requests per minute");
+      }
+      const rateLimitPerMinute = rateText === undefined ? null : Number(rateText);
+      const { key, apiKey } = await createApiKey(services.db, {
+        tenantId,
+        mode,
+        scopes,
+        name,
+        expiresAt,
+        rateLimitPerMinute,
+        actor: "cli",
+      });
       return {
         json: { key: keyJson(key), api_key: apiKey },
         text: [
@@ -232,6 +248,8 @@ export const commands: CliCommand[] = [
       if (!keyId) throw new CliError("Give the id of the key to revoke: keys revoke KEY_ID");
       const key = await revokeApiKey(services.db, keyId);
       if (!key) throw new CliError(`No key with id ${keyId}`);
+      // This process stops accepting it now; every other instance learns it from the database's NOTIFY.
+      services.keyVerifier.invalidateKey(key.id);
       return {
         json: { key: keyJson(key) },
         text: `Key ${key.id} revoked at ${key.revoked_at?.toISOString()}.`,
@@ -239,6 +257,7 @@ export const commands: CliCommand[] = [
     },
   },
   ...lifecycleCommands,
+  ...keyCommands,
 ];
 
 /** The command selected by the leading words of argv (longest match), and the rest of argv. */

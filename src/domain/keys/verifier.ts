@@ -68,7 +68,8 @@ export class KeyVerifier {
       // The poll still bounds how stale the cache can get; the Db's listener keeps trying to reconnect.
       this.options.logger.warn({ err: error }, "key cache: LISTEN failed, relying on polling");
     }
-    await this.poll();
+    // Quietly: a process may start before the schema exists (the CLI's `migrate`); the timer's polls report.
+    await this.poll({ quiet: true });
     this.pollTimer = setInterval(() => void this.poll(), this.options.pollMs);
     this.pollTimer.unref?.();
     this.flushTimer = setInterval(() => void this.flushUsage(), this.options.usageFlushMs);
@@ -142,7 +143,7 @@ export class KeyVerifier {
   }
 
   /** One safety-net poll; also reachable from tests. Overlapping calls share nothing and skip. */
-  async poll(): Promise<void> {
+  async poll(options: { quiet?: boolean } = {}): Promise<void> {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
@@ -155,6 +156,7 @@ export class KeyVerifier {
       this.pollFailing = false;
     } catch (error) {
       // Without a successful poll we cannot vouch for cached entries beyond their TTL: keep the TTL the bound.
+      if (options.quiet) return;
       if (!this.pollFailing) this.options.logger.warn({ err: error }, "key cache: change poll failed");
       this.pollFailing = true;
     } finally {
