@@ -226,6 +226,8 @@ describe.each(dbKinds)("ops API on %s", (kind) => {
     ).json();
     expect(JSON.stringify(view)).not.toContain("3001234567");
     expect(view.history.at(-1).description).toBe("Closed: delivery refused");
+    // Nobody is on the way any more: no driver on the public page.
+    expect(view.driver).toBeNull();
   });
 
   it("replays a retried request with the same Idempotency-Key instead of failing it", async () => {

@@ -25,7 +25,10 @@ export const TrackingViewSchema = z
         vehicle_plate: z.string().nullable().openapi({ example: "KLM-482" }),
       })
       .nullable()
-      .openapi({ description: "The current attempt's driver, once one is assigned (first name only)." }),
+      .openapi({
+        description:
+          "The driver bringing the package (first name only): set once a driver is assigned, kept after delivery, null after a failed attempt until the next driver is assigned.",
+      }),
     history: z.array(
       z.object({
         status: z.enum(orderStatuses),
@@ -39,6 +42,8 @@ export const TrackingViewSchema = z
   .openapi("TrackingView");
 
 export type TrackingView = z.infer<typeof TrackingViewSchema>;
+
+const driverShownIn = new Set<string>(["DRIVER_ASSIGNED", "NEARBY", "DELIVERED"]);
 
 /** The public view, or null for an unknown number and for a wrong token alike (no enumeration). */
 export async function getTrackingView(
@@ -55,13 +60,15 @@ export async function getTrackingView(
     status: order.status,
     destination_city: order.destination.city,
     estimated_delivery_at: estimatedDeliveryAt(order, eta)?.toISOString() ?? null,
-    // First name only: enough for the recipient to recognise the driver at the door, no more.
-    driver: order.driver
-      ? {
-          first_name: order.driver.name.trim().split(/\s+/)[0] ?? order.driver.name,
-          vehicle_plate: order.driver.vehicle_plate ?? null,
-        }
-      : null,
+    // First name only: enough for the recipient to recognise the driver at the door, no more. Only while that
+    // driver is the one bringing (or who brought) the package: after a failed attempt nobody is on the way.
+    driver:
+      order.driver && driverShownIn.has(order.status)
+        ? {
+            first_name: order.driver.name.trim().split(/\s+/)[0] ?? order.driver.name,
+            vehicle_plate: order.driver.vehicle_plate ?? null,
+          }
+        : null,
     history: history.map((row) => ({
       status: row.status,
       description: row.description,

@@ -441,6 +441,10 @@ export function reportException(
   return runStep(tx, scope, orderId, ctx, (order) => applyException(tx, order, input, ctx, ctx.now));
 }
 
+function roundOrNull(value: number | null): number | null {
+  return value === null ? null : Math.round(value);
+}
+
 function toFixes(input: PositionsInput): PositionFix[] {
   return input.positions.map((p) => ({
     latitude: p.latitude,
@@ -483,12 +487,8 @@ export async function recordPositions(
         fired: decision.fire !== null,
         reason: decision.reason,
         radius_m: radiusM,
-        distance_m:
-          decision.fire?.distanceM !== undefined
-            ? Math.round(decision.fire.distanceM)
-            : decision.latest?.distanceM == null
-              ? null
-              : Math.round(decision.latest.distanceM),
+        // The distance that fired NEARBY, else the newest position's (null: nothing new, or no coordinates).
+        distance_m: roundOrNull(decision.fire?.distanceM ?? decision.latest?.distanceM ?? null),
       },
     },
   };
