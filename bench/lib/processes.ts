@@ -1,0 +1,187 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+export const root = fileURLToPath(new URL("../..", import.meta.url));
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address !== "object") throw new Error("no free port");
+  return address.port;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it is true; throws after `limitMs`. */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  limitMs = 60_000,
+  everyMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  const passes = () =>
+    Promise.resolve()
+      .then(check)
+      .catch(() => false);
+  while (!(await passes())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${limitMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  await response.arrayBuffer();
+  return response.ok;
+}
+
+export interface Managed {
+  name: string;
+  child: ChildProcess;
+  port: number;
+  stop(): Promise<number | null>;
+}
+
+function managed(name: string, child: ChildProcess, port: number): Managed {
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    name,
+    child,
+    port,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** The bare node:http server the gateway is compared with. */
+export async function startBaseline(): Promise<Managed> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["bench/baseline-server.mjs", String(port)], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await waitUntil(() => answers(`http://127.0.0.1:${port}/`), "the baseline server");
+  return managed("baseline", child, port);
+}
+
+/**
+ * The gateway exactly as `npm start` runs it (`src/server.ts` under tsx), with its JSON logs going to /dev/null:
+ * they are still produced, serialised and written, as in production, but nobody reads them here. Extra Node flags
+ * (`--cpu-prof`) come through `nodeFlags`.
+ */
+export async function startGateway(env: Record<string, string>, nodeFlags: string[] = []): Promise<Managed> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "src/server.ts"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/tmp",
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await waitUntil(() => answers(`http://127.0.0.1:${port}/readyz`), "the gateway", 120_000);
+  return managed("gateway", child, port);
+}
+
+/** A webhook dispatcher process (`cli worker`), as production runs extra workers. */
+export function startWorker(env: Record<string, string>): Managed {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "worker"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/tmp",
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "ignore"],
+  });
+  return managed("worker", child, 0);
+}
+
+export interface Arrival {
+  orderId: string;
+  webhookId: string;
+  at: number;
+}
+
+export interface Receiver extends Managed {
+  count(): Promise<{ requests: number; arrivals: number }>;
+  report(): Promise<{ requests: number; arrivals: Arrival[] }>;
+  reset(): Promise<void>;
+}
+
+/** The webhook receiver child (bench/webhook-receiver.ts), driven over IPC. */
+export async function startReceiver(): Promise<Receiver> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/webhook-receiver.ts"], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  const ask = <T>(type: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (message: { type: string } & T) => {
+        if (message.type !== type) return;
+        child.off("message", onMessage);
+        clearTimeout(timer);
+        resolve(message);
+      };
+      const timer = setTimeout(() => {
+        child.off("message", onMessage);
+        reject(new Error(`receiver did not answer ${type}`));
+      }, 60_000);
+      child.on("message", onMessage);
+      child.send({ type });
+    });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (message: { type: string; port: number }) => resolve(message.port));
+    child.once("exit", (code) => reject(new Error(`receiver exited (${code})`)));
+  });
+  const base = managed("receiver", child, port);
+  return {
+    ...base,
+    count: () => ask("count"),
+    report: () => ask("report"),
+    reset: () => ask<unknown>("reset").then(() => {}),
+  };
+}
+
+/** Resident set size now and its peak (VmHWM) of a process, in MiB, from /proc. */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? "0");
+  return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; returns the samples (MiB). */
+export function sampleMemory(pid: number, everyMs = 500): { stop(): number[] } {
+  const samples: number[] = [];
+  const timer = setInterval(() => {
+    try {
+      samples.push(memoryOf(pid).rssMiB);
+    } catch {
+      // The process is gone: the caller will notice.
+    }
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { type LoadTarget, type PairedResult, pairedRuns } from "../lib/load.ts";
+import type { BenchTenant } from "../lib/setup.ts";
+import { createOrderBody } from "../lib/setup.ts";
+
+export interface HttpContext {
+  gatewayUrl: string;
+  baselineUrl: string;
+  tenant: BenchTenant;
+  tracked: { number: string; token: string }[];
+  runs: number;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  log(line: string): void;
+}
+
+export interface HttpScenarioResult extends PairedResult {
+  scenario: PairedResult["scenario"];
+  target: string;
+  met: boolean;
+}
+
+export function baselineTarget(url: string): LoadTarget {
+  return { url, path: "/", expect: [200] };
+}
+
+/**
+ * Scenario 1: everything the gateway adds to a keyed request, without the database: key check (the verified-key
+ * cache), the rate limiter (its full decision, in Redis), the request log line and metrics, validation, and a
+ * handler. `GET /v1/orders/{id}` with an id that is not a UUID is exactly that: the handler answers 404 before any
+ * query (ids are UUIDs, so nothing else can match), after auth and the limiter have run.
+ */
+export function keyedNoopTarget(context: Pick<HttpContext, "gatewayUrl" | "tenant">): LoadTarget {
+  return {
+    url: context.gatewayUrl,
+    path: "/v1/orders/bench-not-an-order-id",
+    headers: { authorization: `Bearer ${context.tenant.apiKey}` },
+    expect: [404],
+  };
+}
+
+/** Scenario 2: the public tracking page (per-address limiter, one order read and its history). */
+export function trackingTarget(context: Pick<HttpContext, "gatewayUrl" | "tracked">): LoadTarget {
+  return {
+    url: context.gatewayUrl,
+    requests: context.tracked.map((order) => ({
+      method: "GET",
+      path: `/v1/tracking/${order.number}?token=${order.token}`,
+    })),
+    expect: [200],
+  };
+}
+
+/** Scenario 3: order creation with an Idempotency-Key, each request a new order (ids replaced per request). */
+export function createOrderTarget(context: Pick<HttpContext, "gatewayUrl" | "tenant">): LoadTarget {
+  return {
+    url: context.gatewayUrl,
+    path: "/v1/orders/create",
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${context.tenant.apiKey}`,
+      "content-type": "application/json",
+      "idempotency-key": "bench-[<id>]",
+    },
+    body: createOrderBody,
+    idReplacement: true,
+    expect: [201],
+  };
+}
+
+async function paired(context: HttpContext, target: LoadTarget): Promise<PairedResult> {
+  return pairedRuns(baselineTarget(context.baselineUrl), target, context, context.log);
+}
+
+export async function scenarioKeyedNoop(context: HttpContext): Promise<HttpScenarioResult> {
+  const result = await paired(context, keyedNoopTarget(context));
+  return { ...result, target: "req/s ratio to the node:http baseline >= 0.6", met: result.ratio >= 0.6 };
+}
+
+export async function scenarioTracking(context: HttpContext): Promise<HttpScenarioResult> {
+  const result = await paired(context, trackingTarget(context));
+  return {
+    ...result,
+    target: ">= 5,000 req/s with p99 < 20 ms at 50 connections",
+    met: result.scenario.requestsPerSecond >= 5000 && result.scenario.p99 < 20,
+  };
+}
+
+export async function scenarioCreateOrder(context: HttpContext): Promise<HttpScenarioResult> {
+  const result = await paired(context, createOrderTarget(context));
+  return {
+    ...result,
+    target: ">= 1,500 orders/s with p99 < 50 ms",
+    met: result.scenario.requestsPerSecond >= 1500 && result.scenario.p99 < 50,
+  };
+}

@@ -1,0 +1,259 @@
+import pg from "pg";
+import type { Db, Queryable, QueryResult } from "../../src/adapters/db/types.ts";
+import { insertOrder } from "../../src/domain/orders/store.ts";
+import { median, percentile, round } from "../lib/load.ts";
+import { type Managed, type Receiver, sleep, startWorker, waitUntil } from "../lib/processes.ts";
+import { type BenchTenant, orderInput } from "../lib/setup.ts";
+
+const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+function queryable(client: pg.PoolClient): Queryable {
+  return {
+    async query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+      const result = await client.query(text, params as unknown[]);
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(text: string) {
+      await client.query(text);
+    },
+  };
+}
+
+/** Subscribes the tenant to ORDER_CREATED at the receiver, through the API as a customer would. */
+export async function subscribeReceiver(gatewayUrl: string, tenant: BenchTenant, receiverPort: number) {
+  const response = await fetch(`${gatewayUrl}/v1/webhooks/subscribe`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${tenant.apiKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ url: `http://127.0.0.1:${receiverPort}/hook`, events: ["ORDER_CREATED"] }),
+  });
+  if (response.status !== 201)
+    throw new Error(`subscribe failed: ${response.status} ${await response.text()}`);
+}
+
+export interface LatencyResult {
+  ratePerSecond: number;
+  durationS: number;
+  produced: number;
+  achievedRate: number;
+  received: number;
+  lost: number;
+  duplicates: number;
+  /** Event commit (COMMIT acknowledged to the producer) to the receiver reading the request head, ms. */
+  p50: number;
+  p99: number;
+  max: number;
+  /** The producer's own commit round trip, for reading the figures: the event exists from some point inside it. */
+  commitRoundTripP50: number;
+  target: string;
+  met: boolean;
+}
+
+/**
+ * Scenario 4: events committed at a steady rate, each by its own transaction (an order and its CREATED history row,
+ * whose trigger writes the event and its delivery and notifies the dispatcher), and the time until the receiver
+ * sees the webhook. The producer is this process, paced on a schedule, over a pool of connections; the dispatcher
+ * is the gateway's in-process one (the `npm start` default).
+ */
+export async function scenarioWebhookLatency(options: {
+  databaseUrl: string;
+  tenant: BenchTenant;
+  receiver: Receiver;
+  ratePerSecond: number;
+  durationS: number;
+  log(line: string): void;
+}): Promise<LatencyResult> {
+  const { receiver, ratePerSecond, durationS } = options;
+  await receiver.reset();
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 16 });
+  const scope = { tenantId: options.tenant.tenantId, mode: "test" as const };
+  const commits = new Map<string, number>();
+  const commitTrips: number[] = [];
+  const total = Math.round(ratePerSecond * durationS);
+  const runId = Math.random().toString(36).slice(2, 8);
+  let issued = 0;
+  let inflight = 0;
+  let failures = 0;
+
+  const produce = async (index: number) => {
+    const client = await pool.connect();
+    try {
+      await client.query("begin");
+      const result = await insertOrder(queryable(client), scope, orderInput(`LAT-${runId}-${index}`));
+      const before = nowMicros();
+      await client.query("commit");
+      const after = nowMicros();
+      if (result.kind === "created") {
+        commits.set(result.order.id, after);
+        commitTrips.push((after - before) / 1000);
+      }
+    } catch (error) {
+      failures++;
+      await client.query("rollback").catch(() => {});
+      if (failures < 5) options.log(`  producer error: ${(error as Error).message}`);
+    } finally {
+      client.release();
+    }
+  };
+
+  const started = Date.now();
+  const pending = new Set<Promise<void>>();
+  while (issued < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * ratePerSecond));
+    while (issued < due && inflight < 64) {
+      inflight++;
+      const job = produce(issued++).finally(() => {
+        inflight--;
+        pending.delete(job);
+      });
+      pending.add(job);
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  const elapsedS = (Date.now() - started) / 1000;
+  await pool.end();
+
+  // Every committed event must arrive: wait for the stragglers (bounded), then compare.
+  await waitUntil(
+    async () => (await receiver.count()).arrivals >= commits.size,
+    "every webhook to arrive",
+    60_000,
+    250,
+  ).catch(() => {});
+  const report = await receiver.report();
+  const firstArrival = new Map<string, number>();
+  for (const arrival of report.arrivals) {
+    if (!commits.has(arrival.orderId)) continue;
+    const seen = firstArrival.get(arrival.orderId);
+    if (seen === undefined || arrival.at < seen) firstArrival.set(arrival.orderId, arrival.at);
+  }
+  const latencies: number[] = [];
+  for (const [orderId, committedAt] of commits) {
+    const arrivedAt = firstArrival.get(orderId);
+    if (arrivedAt !== undefined) latencies.push((arrivedAt - committedAt) / 1000);
+  }
+  const lost = commits.size - firstArrival.size;
+  const relevant = report.arrivals.filter((arrival) => commits.has(arrival.orderId)).length;
+  const p50 = round(percentile(latencies, 50), 2);
+  const p99 = round(percentile(latencies, 99), 2);
+  return {
+    ratePerSecond,
+    durationS,
+    produced: commits.size,
+    achievedRate: round(commits.size / elapsedS, 0),
+    received: firstArrival.size,
+    lost,
+    duplicates: relevant - firstArrival.size,
+    p50,
+    p99,
+    max: round(Math.max(...latencies), 2),
+    commitRoundTripP50: round(median(commitTrips), 2),
+    target: "p50 < 10 ms, p99 < 50 ms, zero lost",
+    met: p50 < 10 && p99 < 50 && lost === 0 && failures === 0,
+  };
+}
+
+/** Writes `count` ORDER_CREATED events for the tenant in a few big statements (the triggers fan them out). */
+async function prefillEvents(db: Db, tenant: BenchTenant, count: number, tag: string): Promise<void> {
+  const chunk = 5_000;
+  for (let done = 0; done < count; done += chunk) {
+    const size = Math.min(chunk, count - done);
+    await db.transaction(async (tx) => {
+      await tx.query(
+        `with created as (
+           insert into orders (tenant_id, mode, external_id, tracking_number, tracking_token, recipient, destination,
+                               packages)
+           select $1, 'test', 'BULK-' || $2 || '-' || ($3::int + g), 'BK' || upper(substr(md5(random()::text), 1, 14)),
+                  'trk_' || md5(random()::text), '{"name":"Ana Ruiz","phone":"+573001112233"}'::jsonb,
+                  '{"address_line1":"Cra 7 # 71-21","city":"Bogotá","country":"CO"}'::jsonb,
+                  '[{"weight_kg":1.2}]'::jsonb
+             from generate_series(1, $4::int) g
+           returning id, tenant_id, created_at
+         )
+         insert into order_status_history (order_id, tenant_id, status, description, actor, occurred_at)
+         select id, tenant_id, 'CREATED', 'Order received', 'bench', created_at from created`,
+        [tenant.tenantId, tag, done, size],
+      );
+    });
+  }
+}
+
+export interface ThroughputRun {
+  workers: number;
+  deliveries: number;
+  /** Deliveries per second seen by the receiver, first to last arrival. */
+  perSecond: number;
+  delivered: number;
+  durationS: number;
+}
+
+export interface ThroughputResult {
+  runs: ThroughputRun[];
+  oneWorker: number;
+  twoWorkers: number;
+  scaling: number;
+  target: string;
+  met: boolean;
+}
+
+/**
+ * Scenario 5: a backlog of deliveries written while no dispatcher runs, then `workers` dispatcher processes
+ * (`cli worker`) started on it; throughput is the receiver's arrival rate from the first to the last delivery
+ * (worker start-up is not counted). The gateway is stopped meanwhile, so its in-process dispatcher takes no part.
+ */
+export async function scenarioDispatcherThroughput(options: {
+  db: Db;
+  databaseUrl: string;
+  tenant: BenchTenant;
+  receiver: Receiver;
+  deliveries: number;
+  runs: number;
+  log(line: string): void;
+}): Promise<ThroughputResult> {
+  const runs: ThroughputRun[] = [];
+  for (const workers of [1, 2]) {
+    for (let run = 0; run < options.runs; run++) {
+      await options.receiver.reset();
+      const tag = `${workers}w${run}${Math.random().toString(36).slice(2, 6)}`;
+      await prefillEvents(options.db, options.tenant, options.deliveries, tag);
+      const started: Managed[] = [];
+      for (let i = 0; i < workers; i++) {
+        started.push(startWorker({ DATABASE_URL: options.databaseUrl, WEBHOOK_ALLOW_PRIVATE_URLS: "true" }));
+      }
+      const t0 = Date.now();
+      await waitUntil(
+        async () => (await options.receiver.count()).arrivals >= options.deliveries,
+        "the backlog to drain",
+        180_000,
+        200,
+      ).catch((error: Error) => options.log(`  ${error.message}`));
+      const waited = (Date.now() - t0) / 1000;
+      await Promise.all(started.map((worker) => worker.stop()));
+      const report = await options.receiver.report();
+      const times = report.arrivals.map((arrival) => arrival.at);
+      const spanS = times.length > 1 ? (Math.max(...times) - Math.min(...times)) / 1_000_000 : Number.NaN;
+      const unique = new Set(report.arrivals.map((arrival) => arrival.webhookId)).size;
+      const result: ThroughputRun = {
+        workers,
+        deliveries: options.deliveries,
+        perSecond: round(unique / spanS, 0),
+        delivered: unique,
+        durationS: round(waited, 1),
+      };
+      runs.push(result);
+      options.log(
+        `  ${workers} worker(s), run ${run + 1}: ${result.delivered}/${result.deliveries} delivered, ${result.perSecond} deliveries/s`,
+      );
+    }
+  }
+  const oneWorker = median(runs.filter((run) => run.workers === 1).map((run) => run.perSecond));
+  const twoWorkers = median(runs.filter((run) => run.workers === 2).map((run) => run.perSecond));
+  return {
+    runs,
+    oneWorker,
+    twoWorkers,
+    scaling: round(twoWorkers / oneWorker, 2),
+    target: ">= 2,000 deliveries/s per worker process",
+    met: oneWorker >= 2000 && runs.every((run) => run.delivered === run.deliveries),
+  };
+}
