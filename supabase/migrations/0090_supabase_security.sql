@@ -168,9 +168,12 @@ $$;
 
 -- Pokes the dispatcher when a delivery becomes due now, at most once a second: a bulk import queues thousands of
 -- deliveries and one invocation drains them. The dispatcher resets `poked_at` when it starts, so a delivery queued
--- while it runs pokes it again instead of waiting for the schedule.
+-- while it runs pokes it again instead of waiting for the schedule. SECURITY DEFINER: whichever role wrote the
+-- change (another CELLVI component writing SQL, say) must not need rights on the poke table, Vault or pg_net, nor
+-- have its transaction fail for lacking them.
 create function cellvi_poke_webhook_dispatcher() returns trigger
 language plpgsql
+security definer
 set search_path = pg_catalog, public
 as $$
 begin
@@ -237,7 +240,7 @@ begin
   foreach role_name in array array['public', 'anon', 'authenticated'] loop
     if role_name = 'public' or exists (select 1 from pg_roles where rolname = role_name) then
       execute format('revoke execute on function cellvi_invoke_webhook_dispatcher(text), '
-                     'cellvi_schedule_webhook_dispatcher(), cellvi_lock_down_table(regclass) from %s',
+                     'cellvi_schedule_webhook_dispatcher() from %s',
                      case role_name when 'public' then 'public' else quote_ident(role_name) end);
     end if;
   end loop;

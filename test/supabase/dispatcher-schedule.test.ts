@@ -5,8 +5,8 @@ import { openPostgresDb } from "../../src/adapters/db/postgres.ts";
 import type { Db } from "../../src/adapters/db/types.ts";
 import { createOrder } from "../../src/domain/orders/store.ts";
 import { createTenant } from "../../src/domain/tenants/store.ts";
-import { dbKinds, openTestDb } from "../support/db.ts";
-import { createScratchDatabase } from "./roles.ts";
+import { dbKinds, openTestDb, type TestDb } from "../support/db.ts";
+import { createScratchDatabase, ensureSupabaseRoles } from "./roles.ts";
 
 // Migration 0090 schedules the webhook-dispatcher Edge Function with pg_cron and pokes it through pg_net. Neither
 // extension exists on PGlite or on the machine's PostgreSQL, so two things are tested: that the migration is a no-op
@@ -40,24 +40,27 @@ const supabaseSurface = `
 `;
 
 describe.each(dbKinds)("dispatcher scheduling without pg_cron/pg_net (%s)", (kind) => {
+  let testDb: TestDb;
+  beforeAll(async () => {
+    testDb = await openTestDb(kind);
+  });
+  afterAll(async () => {
+    await testDb?.close();
+  });
+
   it("is a no-op: no schedule, no poke trigger, and the function says why", async () => {
-    const testDb = await openTestDb(kind);
-    try {
-      const { rows } = await testDb.db.query<{ outcome: string }>(
-        "select cellvi_schedule_webhook_dispatcher() as outcome",
-      );
-      expect(rows[0]!.outcome).toMatch(/^not scheduled/);
-      const triggers = await testDb.db.query(
-        "select tgname from pg_trigger where tgname = 'webhook_deliveries_poke_dispatcher'",
-      );
-      expect(triggers.rows).toEqual([]);
-      const invoked = await testDb.db.query<{ id: number | null }>(
-        "select cellvi_invoke_webhook_dispatcher('manual') as id",
-      );
-      expect(invoked.rows[0]!.id).toBeNull();
-    } finally {
-      await testDb.close();
-    }
+    const { rows } = await testDb.db.query<{ outcome: string }>(
+      "select cellvi_schedule_webhook_dispatcher() as outcome",
+    );
+    expect(rows[0]!.outcome).toMatch(/^not scheduled/);
+    const triggers = await testDb.db.query(
+      "select tgname from pg_trigger where tgname = 'webhook_deliveries_poke_dispatcher'",
+    );
+    expect(triggers.rows).toEqual([]);
+    const invoked = await testDb.db.query<{ id: number | null }>(
+      "select cellvi_invoke_webhook_dispatcher('manual') as id",
+    );
+    expect(invoked.rows[0]!.id).toBeNull();
   });
 });
 
@@ -163,6 +166,29 @@ describe("dispatcher scheduling with Supabase's pg_cron, pg_net and Vault", () =
     await db.exec(`update webhook_deliveries set lease_token = gen_random_uuid(),
                           next_attempt_at = now() + interval '30 seconds' where status = 'pending'`);
     expect(await requests()).toEqual([]);
+  });
+
+  it("pokes on behalf of any writer: the writer needs no rights on the poke table, Vault or pg_net", async () => {
+    await ensureSupabaseRoles();
+    // service_role as Supabase sets it up (every table privilege, BYPASSRLS), minus everything the poke touches.
+    await db.exec(`grant usage on schema public to service_role;
+      grant all on all tables in schema public to service_role;
+      grant all on all sequences in schema public to service_role;
+      revoke all on cellvi_dispatcher_pokes from service_role;
+      revoke execute on function cellvi_invoke_webhook_dispatcher(text) from service_role;
+      update webhook_subscriptions set enabled = true;
+      update cellvi_dispatcher_pokes set poked_at = '-infinity';
+      delete from net.recorded_requests`);
+    // Another component writing an event straight into the outbox, as service_role.
+    await db.transaction(async (tx) => {
+      await tx.query("set local role service_role");
+      await tx.query(
+        `insert into events (tenant_id, mode, type, occurred_at, payload)
+         values ($1, 'test', 'ORDER_CREATED', now(), '{"note": "written by another component"}')`,
+        [tenantId],
+      );
+    });
+    expect((await requests()).map((r) => r.body.reason)).toEqual(["queued"]);
   });
 
   it("leaves the stand-in extension schemas alone (no RLS forced onto them)", async () => {
