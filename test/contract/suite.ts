@@ -123,6 +123,11 @@ export function defineContractSuite(target: () => ContractTarget, transcript: Tr
     const ready = await call("readyz", "/readyz", { key: null });
     expect(ready.response.status).toBe(200);
     expect(ready.body.status).toBe("ready");
+    // Both reach the real services: PostgreSQL (pg) and Redis (ioredis), not an in-memory stand-in.
+    expect(ready.body.checks).toMatchObject({
+      database: { ok: true, detail: "postgres" },
+      rate_limiter: { ok: true, detail: "redis" },
+    });
   });
 
   it("refuses a request without a key: 401 problem+json with a Bearer challenge", async () => {
@@ -220,10 +225,10 @@ export function defineContractSuite(target: () => ContractTarget, transcript: Tr
   });
 
   it("delivers ORDER_CREATED to the endpoint, signed so that standardwebhooks verifies it", async () => {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 45_000;
     const isOurs = (hook: ReceivedWebhook) => hook.body.includes(String(state.orderId));
     while (!receiver.received.some(isOurs)) {
-      if (Date.now() > deadline) throw new Error("no webhook delivered within 30 s");
+      if (Date.now() > deadline) throw new Error("no webhook delivered within 45 s");
       await t.dispatch();
       if (!receiver.received.some(isOurs)) await new Promise((resolve) => setTimeout(resolve, 200));
     }
