@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { Queryable } from "../../adapters/db/types.ts";
 import { estimatedDeliveryAt } from "./lifecycle/operations.ts";
 import { orderStatuses } from "./schemas.ts";
-import { findOrderByTrackingNumber, getHistory } from "./store.ts";
+import { findOrderWithHistoryByTrackingNumber } from "./store.ts";
 import { tokensMatch } from "./tracking-ids.ts";
 
 /**
@@ -52,9 +52,9 @@ export async function getTrackingView(
   token: string,
   eta: { averageSpeedKmh: number; now: Date },
 ): Promise<TrackingView | null> {
-  const order = await findOrderByTrackingNumber(db, trackingNumber);
-  if (!order || !tokensMatch(token, order.tracking_token)) return null;
-  const history = await getHistory(db, order.id);
+  const found = await findOrderWithHistoryByTrackingNumber(db, trackingNumber);
+  if (!found || !tokensMatch(token, found.order.tracking_token)) return null;
+  const { order, history } = found;
   return {
     tracking_number: order.tracking_number,
     status: order.status,
