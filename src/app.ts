@@ -10,6 +10,7 @@ import { keyedCors, securityHeaders } from "./http/security-headers.ts";
 import { registerMetricsRoute } from "./observability/metrics-route.ts";
 import { observeRequests } from "./observability/request-observer.ts";
 import { apiVersion } from "./routes/docs/document-cache.ts";
+import { registerConnectorRoutes } from "./routes/connectors/index.ts";
 import { registerDocsRoutes } from "./routes/docs/index.ts";
 import { buildOpenApiDocument } from "./routes/docs/openapi-document.ts";
 import { registerHealthRoutes } from "./routes/health/index.ts";
@@ -123,6 +124,7 @@ export function createApp(services: Services): App {
   registerOpsRoutes(app);
   registerSandboxRoutes(app);
   registerKeyRoutes(app);
+  registerConnectorRoutes(app);
 
   // GET /openapi.json, /openapi.yaml and the developer portal (/developers), covering every route above.
   registerDocsRoutes(app);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseKey } from "./domain/connectors/secret-box.ts";
 
 /**
  * The service's configuration. This module is the only reader of the environment: everything else receives the
@@ -110,6 +111,47 @@ export const configSchema = z.object({
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   /** On SIGTERM, how long in-flight requests and deliveries may take to finish before they are cut. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
+  /**
+   * 32-byte key (64 hex digits or base64) that encrypts connector credentials at rest (AES-256-GCM). Required for
+   * connectors when DATABASE_URL is set; on the embedded database it defaults to a key generated once and kept in
+   * DATA_DIR/connector-encryption.key. Generate one with `openssl rand -base64 32`.
+   */
+  CONNECTOR_ENCRYPTION_KEY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .transform((text, ctx) => {
+        const key = parseKey(text);
+        if (!key) {
+          ctx.addIssue({ code: "custom", message: "must be 32 bytes as 64 hex digits or base64" });
+          return z.NEVER;
+        }
+        return key;
+      })
+      .optional(),
+  ),
+  /** Earlier CONNECTOR_ENCRYPTION_KEY values, comma-separated: still decrypt, never encrypt (key rotation). */
+  CONNECTOR_ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .default("")
+    .transform((text, ctx) => {
+      const keys: Buffer[] = [];
+      for (const part of text.split(",").map((item) => item.trim()).filter(Boolean)) {
+        const key = parseKey(part);
+        if (!key) {
+          ctx.addIssue({ code: "custom", message: "each entry must be 32 bytes as 64 hex digits or base64" });
+          return z.NEVER;
+        }
+        keys.push(key);
+      }
+      return keys;
+    }),
+  /** Allow connector base URLs (VTEX OMS, Magento) on loopback and private addresses (local development and tests). */
+  CONNECTOR_ALLOW_PRIVATE_URLS: z.preprocess(emptyAsUndefined, booleanFromEnv.default(false)),
+  /** Per-request timeout of connector calls to platform APIs (VTEX OMS, Magento REST). */
+  CONNECTOR_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** How often the connector worker looks for due jobs when no notification woke it. */
+  CONNECTOR_WORKER_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

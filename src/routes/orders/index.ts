@@ -1,4 +1,5 @@
 import type { App } from "../../http/context.ts";
+import { registerBulkOrderRoutes } from "./bulk.ts";
 import { registerCreateOrder } from "./create.ts";
 import { registerGetOrder } from "./get.ts";
 import { registerListOrders } from "./list.ts";
@@ -7,4 +8,5 @@ export function registerOrderRoutes(app: App): void {
   registerCreateOrder(app);
   registerListOrders(app);
   registerGetOrder(app);
+  registerBulkOrderRoutes(app);
 }
