@@ -321,6 +321,7 @@ describe.each(dbKinds)("webhook retries on %s", (kind) => {
           deliveryStatus: "pending",
           nextAttemptAt: clock.now(),
           disableSubscription: null,
+          subscriptionWasFailing: false,
         },
       ],
       { now: clock.now(), disableAfterMs: 5 * 86_400_000 },

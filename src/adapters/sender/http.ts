@@ -86,10 +86,12 @@ export function createHttpWebhookSender(options: HttpSenderOptions): WebhookSend
     });
   }
 
+  const maxSockets = options.maxSocketsPerHost ?? 64;
   const agentOptions = {
     keepAlive: true,
-    maxSockets: options.maxSocketsPerHost ?? 64,
-    maxFreeSockets: 16,
+    maxSockets,
+    // As many idle sockets as busy ones: a busy endpoint reuses its connections instead of reconnecting.
+    maxFreeSockets: maxSockets,
     lookup: guardedLookup as unknown as http.AgentOptions["lookup"],
   };
   const httpAgent = new http.Agent(agentOptions);

@@ -73,6 +73,7 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
       deliveryStatus: decision.deliveryStatus,
       nextAttemptAt: decision.nextAttemptAt,
       disableSubscription: decision.disableSubscription,
+      subscriptionWasFailing: delivery.failing_since !== null,
     },
   };
 }

@@ -70,6 +70,7 @@ export async function listDeliveries(
     cursor?: number | undefined;
     status?: DeliveryStatus | undefined;
     eventId?: string | undefined;
+    eventType?: string | undefined;
   },
 ): Promise<{ rows: DeliveryWithAttempts[]; nextCursor: number | null }> {
   const { rows } = await db.query<DeliveryRow>(
@@ -78,8 +79,9 @@ export async function listDeliveries(
         and ($4::bigint is null or seq < $4::bigint)
         and ($5::text is null or status = $5::text)
         and ($6::text is null or event_id = $6::text)
+        and ($7::text is null or event_type = $7::text)
       order by seq desc
-      limit $7`,
+      limit $8`,
     [
       subscriptionId,
       scope.tenantId,
@@ -87,6 +89,7 @@ export async function listDeliveries(
       query.cursor ?? null,
       query.status ?? null,
       query.eventId ?? null,
+      query.eventType ?? null,
       query.limit + 1,
     ],
   );
@@ -230,6 +233,7 @@ export async function sendTestEvent(
     secret: subscription.secret,
     previous_secret: subscription.previous_secret,
     previous_secret_expires_at: subscription.previous_secret_expires_at,
+    failing_since: subscription.failing_since,
   };
   const report = await attemptDelivery(claimed, {
     sender: services.webhookSender,

@@ -4,6 +4,7 @@ import {
   encodeDeliveryCursor,
   listDeliveries,
 } from "../../domain/webhooks/deliveries.ts";
+import { testEventType, webhookEventTypes } from "../../domain/webhooks/event-types.ts";
 import { getSubscription } from "../../domain/webhooks/subscriptions.ts";
 import { authenticate } from "../../http/auth.ts";
 import type { App } from "../../http/context.ts";
@@ -17,6 +18,10 @@ const DeliveriesQuery = z.object({
     description: "Only deliveries in this state (`pending` includes those being sent).",
   }),
   event_id: z.string().max(100).optional().openapi({ description: "Only the delivery of this event." }),
+  event_type: z
+    .enum([...webhookEventTypes, testEventType])
+    .optional()
+    .openapi({ description: "Only deliveries of this event type." }),
 });
 
 export const listDeliveriesRoute = createRoute({
@@ -68,6 +73,7 @@ export function registerListDeliveries(app: App): void {
       cursor,
       status: query.status,
       eventId: query.event_id,
+      eventType: query.event_type,
     });
     const now = services.clock.now();
     return c.json(
