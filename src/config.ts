@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseDuration, parseDurationList } from "./domain/webhooks/durations.ts";
 import { parseKey } from "./domain/connectors/secret-box.ts";
 
 /**
@@ -11,6 +12,21 @@ const booleanFromEnv = z
 
 const emptyAsUndefined = (value: unknown) => (value === "" ? undefined : value);
 
+/** A duration with a unit (`250ms`, `5s`, `2m`, `1h`, `5d`), parsed to milliseconds. */
+function durationSetting(defaultValue: string) {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null) {
+        ctx.addIssue({ code: "custom", message: "must be a duration such as 250ms, 10s, 5m, 24h or 5d" });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default("0.0.0.0"),
@@ -22,6 +38,12 @@ export const configSchema = z.object({
       .optional(),
   ),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  /**
+   * Run parameterised statements as named prepared statements (parsed and planned once per connection). Turn it off
+   * behind a pooler in transaction mode (Supabase's port 6543), which cannot keep a connection's prepared
+   * statements; the Supabase Edge Functions default to off.
+   */
+  DATABASE_PREPARED_STATEMENTS: z.preprocess(emptyAsUndefined, booleanFromEnv.default(true)),
   DATA_DIR: z.string().min(1).default("./.data"),
   REDIS_URL: z.preprocess(
     emptyAsUndefined,
@@ -41,6 +63,51 @@ export const configSchema = z.object({
   ETA_AVERAGE_SPEED_KMH: z.coerce.number().positive().max(200).default(20),
   /** The NEARBY radius (metres) for tenants whose settings do not set `nearby_radius_m`. */
   NEARBY_RADIUS_M: z.coerce.number().int().min(10).max(50_000).default(1000),
+  /** Per-attempt webhook timeout (connect + TLS + request + response), as a duration: `10s`, `2500ms`. */
+  WEBHOOK_TIMEOUT: durationSetting("10s"),
+  /** Delays between webhook attempts after the first (immediate) one; the delivery fails after the last. */
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .default("5s,30s,2m,10m,30m,1h,3h,6h,12h,24h")
+    .transform((text, ctx) => {
+      const list = parseDurationList(text);
+      if (!list) {
+        ctx.addIssue({ code: "custom", message: "must be comma-separated durations such as 5s,30s,2m,1h" });
+        return z.NEVER;
+      }
+      return list;
+    }),
+  /** Random spread of each retry delay, as a fraction: 0.1 means within ±10 %. */
+  WEBHOOK_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.1),
+  /** A subscription whose every attempt failed for this long is disabled. */
+  WEBHOOK_DISABLE_AFTER: durationSetting("5d"),
+  /** How long the previous secret keeps signing after a rotation. */
+  WEBHOOK_SECRET_OVERLAP: durationSetting("24h"),
+  /** Allow webhook URLs that resolve to loopback and private addresses (local development and tests only). */
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.preprocess(emptyAsUndefined, booleanFromEnv.default(false)),
+  /** Allow plain-http webhook URLs for live subscriptions too (test-mode subscriptions may always use http). */
+  WEBHOOK_ALLOW_HTTP: z.preprocess(emptyAsUndefined, booleanFromEnv.default(false)),
+  /** How long a dispatcher holds a claimed delivery before another may take it; default: timeout + 30 s. */
+  WEBHOOK_LEASE: z.preprocess(emptyAsUndefined, durationSetting("0ms").optional()),
+  /** The dispatcher's safety-net poll, for notifications lost while its database connection was down. */
+  WEBHOOK_POLL_INTERVAL: durationSetting("2s"),
+  /** Attempts in flight per dispatcher process, and per endpoint (subscription) within it. */
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
+  WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(16),
+  /** Deliveries claimed per query (and outcomes recorded per transaction). */
+  WEBHOOK_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
+  /**
+   * The webhook-dispatcher Edge Function (Supabase) answers only requests carrying this in `x-dispatcher-secret`;
+   * pg_cron and the queue trigger send it from Vault. Unused by the Node service.
+   */
+  WEBHOOK_DISPATCHER_SECRET: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(24, "must be at least 24 characters (e.g. openssl rand -hex 32)").optional(),
+  ),
+  /** One invocation of the webhook-dispatcher Edge Function claims at most this many deliveries... */
+  WEBHOOK_DISPATCH_MAX_DELIVERIES: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** ...and stops claiming after this long (attempts started still finish), well within the Edge time limit. */
+  WEBHOOK_DISPATCH_MAX_TIME: durationSetting("25s"),
   /** Requests per minute per API key when neither the key, its tenant nor the tenant's plan says otherwise. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** Per-plan limits, `plan=perMinute` pairs: `default=100,growth=600,enterprise=3000`. A tenant's `plan` picks one. */

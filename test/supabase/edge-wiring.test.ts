@@ -19,6 +19,8 @@ describe("the Edge environment", () => {
     expect(env.DATABASE_URL).toBe("postgresql://postgres:pw@db.abcdefghijklmnop.supabase.co:5432/postgres");
     expect(env.PUBLIC_BASE_URL).toBe("https://abcdefghijklmnop.supabase.co/functions/v1/api-gateway");
     expect(env.DATABASE_POOL_MAX).toBe("3");
+    // The transaction pooler cannot keep named prepared statements.
+    expect(env.DATABASE_PREPARED_STATEMENTS).toBe("false");
   });
 
   it("lets explicit secrets win over Supabase's defaults", () => {

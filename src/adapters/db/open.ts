@@ -9,6 +9,7 @@ export function openDb(config: Config, onError?: (error: Error) => void): Promis
   if (config.DATABASE_URL) {
     return openPostgresDb(config.DATABASE_URL, {
       poolMax: config.DATABASE_POOL_MAX,
+      preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
       ...(onError ? { onError } : {}),
     });
   }

@@ -87,6 +87,8 @@ function wrap(target: PgQueryable, statements: StatementNames, inTransaction: bo
 
 export interface PostgresOptions {
   poolMax?: number;
+  /** false: never name statements (a transaction-mode pooler cannot keep them per connection). Default true. */
+  preparedStatements?: boolean;
   /** Called with connection errors of idle clients and of the listener, which must never crash the process. */
   onError?: (error: Error) => void;
 }
@@ -104,7 +106,7 @@ export async function openPostgresDb(url: string, options: PostgresOptions = {})
     keepAlive: true,
   });
   pool.on("error", onError);
-  const statements = new StatementNames();
+  const statements = new StatementNames(options.preparedStatements === false ? 0 : undefined);
   const base = wrap(pool, statements, false);
 
   const listeners = new Map<string, Set<(payload: string) => void>>();

@@ -51,6 +51,9 @@ export function edgeEnvironment(env: Record<string, string>, functionName: strin
   // An isolate serves one request at a time and many isolates run at once: a small pool per isolate keeps the
   // total within what the database (or its pooler) accepts.
   result.DATABASE_POOL_MAX ??= "3";
+  // Supabase's transaction pooler (the recommended DATABASE_URL here) cannot keep named prepared statements, and a
+  // short-lived isolate gains little from them.
+  result.DATABASE_PREPARED_STATEMENTS ??= "false";
   return result;
 }
 
