@@ -60,6 +60,7 @@ export function renderPage(input: PageInput): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(input.title)} · CELLVI Connect</title>
 <meta name="description" content="${escapeHtml(`CELLVI Connect: ${input.title}`)}">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${escapeHtml(input.cssHref)}">
 ${alternates}
 ${input.head ?? ""}

@@ -10,6 +10,7 @@ if (mount && window.Scalar) {
     agent: { disabled: true },
     showDeveloperTools: "never",
     documentDownloadType: "both",
-    defaultOpenAllTags: false,
+    // Every operation listed in the sidebar from the start: the reference is read as much as it is searched.
+    defaultOpenAllTags: true,
   });
 }

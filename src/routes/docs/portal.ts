@@ -177,12 +177,14 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
     return c.json(collection);
   });
 
-  app.get("/developers/:lang{es|en}", (c) =>
-    c.redirect(pageHref(c.req.param("lang") as Language, "index"), 301),
-  );
-  app.get("/developers/:lang{es|en}/", (c) => guidePage(c, c.req.param("lang") as Language, "index"));
-  app.get("/developers/:lang{es|en}/reference", (c) => {
-    const lang = c.req.param("lang") as Language;
+  // Languages are checked in the handlers rather than with a route regex, which Hono's router would not anchor.
+  app.get("/developers/:lang/", (c) => {
+    const lang = c.req.param("lang");
+    return isLanguage(lang) ? guidePage(c, lang, "index") : notFound(c, "es");
+  });
+  app.get("/developers/:lang/reference", (c) => {
+    const lang = c.req.param("lang");
+    if (!isLanguage(lang)) return notFound(c, "es");
     if (scalar === undefined) scalar = loadScalar();
     // The file's own hash versions its URL, so browsers cache the 3.5 MB bundle until it changes.
     const head = scalar
@@ -204,9 +206,10 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
       }),
     );
   });
-  app.get("/developers/:lang{es|en}/:slug", (c) =>
-    guidePage(c, c.req.param("lang") as Language, c.req.param("slug")),
-  );
+  app.get("/developers/:lang/:slug", (c) => {
+    const lang = c.req.param("lang");
+    return isLanguage(lang) ? guidePage(c, lang, c.req.param("slug")) : notFound(c, "es");
+  });
   // A page without a language (e.g. the `type` URI of a problem, /developers/errors#not-found) goes to the
   // visitor's language; the fragment survives the redirect.
   app.get("/developers/:slug", (c) => {
