@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTenant } from "../../src/domain/tenants/store.ts";
+import { connectorEnv, FakePlatform, fixtureJson, fixtureText } from "../connectors/support.ts";
 import { openTestDb, type TestDb } from "../support/db.ts";
 import { type RunningEntry, startEntry } from "./entries.ts";
 import { type ContractTarget, defineContractSuite, type TranscriptEntry } from "./suite.ts";
@@ -19,6 +21,8 @@ function sharedEnv(databaseUrl: string): Record<string, string> {
     RATE_LIMIT_REDIS_PREFIX: `cellvi:contract:${randomUUID()}:`,
     PUBLIC_BASE_URL: "http://cellvi.contract.test",
     WEBHOOK_ALLOW_PRIVATE_URLS: "true",
+    // Connector credentials sealed with a fixed key; fake platform APIs listen on loopback.
+    ...connectorEnv,
     LOG_LEVEL: "warn",
   };
 }
@@ -116,6 +120,69 @@ describe("the contract on the Supabase Edge Functions (Deno)", () => {
         succeeded: expect.any(Number),
         more: false,
       });
+    });
+
+    it("runs due connector jobs: a VTEX order notified through the gateway is fetched and created", async () => {
+      const omsOrder = fixtureJson<Record<string, unknown>>("vtex/oms-order.json");
+      const oms = await new FakePlatform((request) => {
+        const match = /^\/api\/oms\/pvt\/orders\/([^/?]+)$/.exec(request.url);
+        return match
+          ? { status: 200, body: { ...omsOrder, orderId: decodeURIComponent(match[1]!) } }
+          : { status: 404, body: { error: "no route" } };
+      }).start();
+      try {
+        const { apiKey } = await createTenant(testDb.db, { name: "Connector Tenant", mode: "test" });
+        const auth = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+        const created = await fetch(`${gateway.baseUrl}/v1/connectors`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({
+            platform: "vtex",
+            settings: { account: "tiendacafe", base_url: oms.url },
+            credentials: { app_key: "vtexappkey-tiendacafe-ABCDEF", app_token: "APP-TOKEN-SECRET" },
+          }),
+        });
+        expect(created.status).toBe(201);
+        const connector = (await created.json()) as {
+          id: string;
+          inbound_url: string;
+          generated_credentials: { hook_token: string };
+        };
+        const hook = await fetch(`${gateway.baseUrl}${new URL(connector.inbound_url).pathname}`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-cellvi-hook-token": connector.generated_credentials.hook_token,
+          },
+          body: fixtureText("vtex/hook-ready-for-handling.json"),
+        });
+        expect(hook.status).toBe(200);
+        // The gateway only queues the fetch; the OMS is read by the dispatcher's invocation.
+        expect(oms.requests).toHaveLength(0);
+
+        const invoked = await fetch(`${dispatcher.baseUrl}/`, {
+          method: "POST",
+          headers: { "x-dispatcher-secret": dispatcherSecret },
+        });
+        expect(invoked.status).toBe(200);
+        expect(((await invoked.json()) as { connector_jobs: unknown }).connector_jobs).toEqual({
+          ran: 1,
+          failed: 0,
+        });
+        expect(oms.requests.map((request) => request.url)).toEqual(["/api/oms/pvt/orders/1389581234567-01"]);
+
+        const deliveries = (await (
+          await fetch(`${gateway.baseUrl}/v1/connectors/${connector.id}/deliveries`, { headers: auth })
+        ).json()) as { data: { status: string; order_id: string }[] };
+        expect(deliveries.data[0]).toMatchObject({ status: "created" });
+        const order = await fetch(`${gateway.baseUrl}/v1/orders/${deliveries.data[0]!.order_id}`, {
+          headers: auth,
+        });
+        expect(order.status).toBe(200);
+        expect(await order.json()).toMatchObject({ external_id: "vtex:1389581234567-01" });
+      } finally {
+        await oms.stop();
+      }
     });
 
     it("answers GET with 405 and Allow: POST", async () => {

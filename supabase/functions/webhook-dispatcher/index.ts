@@ -1,9 +1,11 @@
 // The webhook-dispatcher Edge Function: one bounded batch of due webhook deliveries per invocation, with the same
 // claim/attempt/record code the Node worker runs (`runDispatchBatch`). An Edge Function cannot run for ever, so
 // pg_cron invokes it every 10 seconds and a trigger pokes it when deliveries are queued (migration 0090). Being the
-// deployment's only periodic entry, it also does the housekeeping the Node server runs on a timer.
+// deployment's only periodic entry, it also runs the due connector jobs (VTEX order fetches, Magento polls) that the
+// Node service's connector worker runs, and the housekeeping the Node server does on a timer.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError } from "../../../src/config.ts";
+import { runDueConnectorJobs } from "../../../src/domain/connectors/worker.ts";
 import { pruneIdempotencyKeys } from "../../../src/domain/idempotency/run.ts";
 import { runDispatchBatch } from "../../../src/domain/webhooks/dispatcher.ts";
 import { ApiError, problemResponse } from "../../../src/http/problem.ts";
@@ -64,6 +66,22 @@ async function housekeeping(): Promise<void> {
   }
 }
 
+/**
+ * Runs due connector jobs one claim at a time until none is due or the invocation's time budget is spent (a job
+ * started just before the deadline still finishes, within CONNECTOR_HTTP_TIMEOUT_MS).
+ */
+async function connectorJobs(deadline: number): Promise<{ ran: number; failed: number }> {
+  let ran = 0;
+  let failed = 0;
+  while (Date.now() < deadline) {
+    const results = await runDueConnectorJobs(services, { limit: 1 });
+    if (results.length === 0) break;
+    ran += results.length;
+    failed += results.filter((run) => run.result.outcome === "failed").length;
+  }
+  return { ran, failed };
+}
+
 async function reasonOf(request: Request): Promise<string> {
   try {
     const body = (await request.json()) as { reason?: unknown };
@@ -100,6 +118,7 @@ async function handle(incoming: Request): Promise<Response> {
   }
   const reason = await reasonOf(request);
   try {
+    const deadline = Date.now() + config.WEBHOOK_DISPATCH_MAX_TIME;
     // From here on, a delivery queued by another transaction pokes again (see cellvi_poke_webhook_dispatcher).
     await resetDispatcherPoke(services.db);
     const result = await runDispatchBatch(services, {
@@ -107,8 +126,11 @@ async function handle(incoming: Request): Promise<Response> {
       maxMillis: config.WEBHOOK_DISPATCH_MAX_TIME,
     });
     logger.info({ reason, ...result }, "webhook dispatch batch");
+    // Webhooks first: they are what integrators wait for. Connector jobs get the rest of the budget.
+    const connector_jobs = await connectorJobs(deadline);
+    if (connector_jobs.ran > 0) logger.info({ reason, ...connector_jobs }, "connector jobs run");
     await housekeeping();
-    return Response.json(result);
+    return Response.json({ ...result, connector_jobs });
   } catch (error) {
     // Claimed deliveries whose outcome was not written come back when their lease runs out: nothing is lost.
     logger.error({ err: error, reason }, "webhook dispatch batch failed");
