@@ -25,10 +25,10 @@ import type { Services } from "./services.ts";
 export { apiVersion };
 
 function renderError(error: unknown, c: Context<AppEnv>): Response {
-  const services = c.var.services;
+  const services = c.get("services");
   const context = {
     baseUrl: services.config.publicBaseUrl,
-    requestId: c.var.requestId ?? newRequestId(),
+    requestId: c.get("requestId") ?? newRequestId(),
     instance: c.req.path,
   };
   if (error instanceof ApiError) return problemResponse(error, context);

@@ -23,14 +23,23 @@ const redactPaths = [
   "headers['x-api-key']",
 ];
 
-/** JSON lines on stdout (or on `destination`, which tests use to read what would be logged). */
+/**
+ * JSON lines on stdout (or on `destination`, which tests use to read what would be logged).
+ *
+ * Lines are written in blocks of 4 KiB, and at least every 200 ms: one write per request line cost the busiest
+ * routes about 8 % of their CPU in the profile. Everything buffered is written synchronously when the process
+ * exits (pino registers that), so only a SIGKILL can lose the last fraction of a second of lines.
+ */
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
   const options = {
     level: config.LOG_LEVEL,
     base: { service: "cellvi-connect" },
     redact: { paths: redactPaths, censor: "[redacted]" },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(
+    options,
+    destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 200 }),
+  );
 }
 
 export interface BuiltServices {

@@ -3,11 +3,9 @@ import type { AppEnv } from "./context.ts";
 
 const acceptable = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** `req_` + 32 hex digits. randomUUID draws from a pre-filled entropy pool: cheaper per request than 16 fresh bytes. */
 export function newRequestId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let hex = "req_";
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
-  return hex;
+  return `req_${crypto.randomUUID().replaceAll("-", "")}`;
 }
 
 /** Every response carries X-Request-Id: the caller's own when it sent a sane one, else a new one. */

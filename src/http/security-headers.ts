@@ -13,8 +13,9 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   headers.set("x-frame-options", "DENY");
   headers.set("referrer-policy", "no-referrer");
   if (!headers.has("cross-origin-resource-policy")) headers.set("cross-origin-resource-policy", "same-site");
+  // A prefix test rather than `new URL(...)`: this runs on every response.
   const https =
-    new URL(c.req.url).protocol === "https:" || c.var.services.config.publicBaseUrl.startsWith("https://");
+    c.req.url.startsWith("https:") || c.get("services").config.publicBaseUrl.startsWith("https://");
   if (https) headers.set("strict-transport-security", "max-age=63072000; includeSubDomains");
 });
 

@@ -14,7 +14,7 @@ function digest(value: string): Buffer {
  */
 export function registerMetricsRoute(app: App): void {
   app.get("/metrics", async (c) => {
-    const { config, metrics } = c.var.services;
+    const { config, metrics } = c.get("services");
     const expected = config.METRICS_TOKEN;
     if (!expected) throw new ApiError("not_found", "No route for GET /metrics.");
     const header = c.req.header("authorization") ?? "";

@@ -28,16 +28,17 @@ export const observeRequests = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();
   await next();
   const seconds = (performance.now() - started) / 1000;
-  const { logger, metrics } = c.var.services;
+  // c.get, not c.var: Hono builds a fresh object of every variable on each `c.var` read.
+  const { logger, metrics } = c.get("services");
   const status = c.res.status;
   const route = routeLabel(c);
-  const auth = c.var.auth as AppEnv["Variables"]["auth"] | undefined;
+  const auth = c.get("auth") as AppEnv["Variables"]["auth"] | undefined;
   metrics.observeRequest({ method: c.req.method, route, status, plan: auth?.plan ?? "none", seconds });
   const level = status >= 500 ? "error" : "info";
   if (!logger.isLevelEnabled(level)) return;
   logger[level](
     {
-      req_id: c.var.requestId,
+      req_id: c.get("requestId"),
       method: c.req.method,
       route,
       status,
