@@ -44,9 +44,15 @@ export async function runIdempotent(
   fingerprint: string,
   operation: (tx: Queryable) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
+  // The claim commits without waiting for its WAL flush (synchronous_commit off for this one statement, through
+  // set_config(..., true) in its own implicit transaction): alone on the bench it ran about 3x faster that way.
+  // Still safe: the operation's transaction below commits synchronously, and flushing its commit record flushes
+  // all earlier WAL, the claim's included. A crash can only lose a claim whose operation never committed, which
+  // is the same as the key never having been claimed, and that is what a retry then finds.
   const claimed = await db.query(
     `insert into idempotency_keys (tenant_id, mode, key, request_fingerprint, locked_until)
-     values ($1, $2, $3, $4, now() + make_interval(secs => $5))
+     select $1, $2, $3, $4, now() + make_interval(secs => $5)
+       from (select set_config('synchronous_commit', 'off', true)) as durability
      on conflict (tenant_id, mode, key) do update
         set request_fingerprint = excluded.request_fingerprint, locked_until = excluded.locked_until,
             response_status = null, response_body = null, created_at = now()
