@@ -4,7 +4,7 @@
 --    `authenticated` roles (PostgREST, Realtime), and without a policy those roles read and write nothing. The
 --    service connects as the table owner (or `service_role`, which bypasses RLS), so the data is reachable only
 --    through the API gateway. An event trigger extends this to tables created by any later migration.
--- 2. The privileges RLS cannot govern (TRUNCATE, REFERENCES, TRIGGER, sequences) are revoked from those roles.
+-- 2. The privileges RLS cannot govern (TRUNCATE, REFERENCES, TRIGGER, MAINTAIN, sequences) are revoked from them.
 -- 3. Where pg_cron and pg_net exist (Supabase), the webhook-dispatcher Edge Function is invoked on a schedule and
 --    poked right after new deliveries are queued. Everywhere else (PGlite, a plain PostgreSQL) this part does
 --    nothing, and the Node worker delivers instead.
@@ -32,7 +32,10 @@ begin
   execute format('alter table %s enable row level security', target);
   foreach role_name in array array['anon', 'authenticated'] loop
     if exists (select 1 from pg_roles where rolname = role_name) then
-      execute format('revoke truncate, references, trigger on table %s from %I', target, role_name);
+      -- MAINTAIN (PostgreSQL 17: VACUUM, LOCK TABLE, ...) is also outside RLS.
+      execute format('revoke truncate, references, trigger%s on table %s from %I',
+                     case when current_setting('server_version_num')::int >= 170000 then ', maintain' else '' end,
+                     target, role_name);
     end if;
   end loop;
 end;

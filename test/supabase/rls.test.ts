@@ -156,6 +156,31 @@ describe("Supabase's anon and authenticated roles on the real PostgreSQL", () =>
     expect(rows.map((row) => row.name)).toEqual([]);
   });
 
+  it("leaves anon and authenticated none of the table privileges RLS cannot govern", async () => {
+    const { rows: version } = await client.query<{ n: number }>(
+      "select current_setting('server_version_num')::int as n",
+    );
+    const privileges = [
+      "TRUNCATE",
+      "REFERENCES",
+      "TRIGGER",
+      ...(version[0]!.n >= 170000 ? ["MAINTAIN"] : []),
+    ];
+    const held: string[] = [];
+    for (const role of ["anon", "authenticated"]) {
+      for (const table of tables) {
+        for (const privilege of privileges) {
+          const { rows } = await client.query<{ has: boolean }>(
+            "select has_table_privilege($1, $2, $3) as has",
+            [role, table, privilege],
+          );
+          if (rows[0]!.has) held.push(`${role} ${privilege} ${table}`);
+        }
+      }
+    }
+    expect(held).toEqual([]);
+  });
+
   describe.each(["anon", "authenticated"])("as %s", (role) => {
     it("reads no row of any table", async () => {
       const visible = await asRole(client, role, async () => {
