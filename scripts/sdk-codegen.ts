@@ -157,7 +157,9 @@ export function sdkSchemaSource(document: OpenApiDocument): string {
         );
       operationTypes.push(
         `${docComment(`${operation.summary ?? id}\n\n\`${method.toUpperCase()} ${path}\``, "  ")}  ${id}: {`,
-        `    input: {\n${fields.map((line) => `  ${line}`).join("\n")}\n    };`,
+        fields.length > 0
+          ? `    input: {\n${fields.map((line) => `  ${line}`).join("\n")}\n    };`
+          : "    input: Record<string, never>;",
         `    inputRequired: ${inputRequired};`,
         `    output: ${responsesType(operation, true)};`,
         `    error: ${responsesType(operation, false)};`,

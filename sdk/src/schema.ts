@@ -120,13 +120,70 @@ export type OrderList = {
   next_cursor: string | null;
 };
 
+export type BatchResult = {
+  object: "batch";
+  total: number;
+  created: number;
+  duplicate: number;
+  invalid: number;
+  results: ImportItemResult[];
+};
+
+export type ImportItemResult = {
+  /** Position of the item (0-based) in a batch or document. */
+  index?: number;
+  /** CSV row (the header is row 1). */
+  row?: number;
+  status: "created" | "duplicate" | "invalid" | "skipped";
+  external_id?: string;
+  /** The new order (created) or the existing one (duplicate). */
+  order_id?: string;
+  tracking_number?: string;
+  tracking_url?: string;
+  errors?: {
+    path: string;
+    message: string;
+  }[];
+  reason?: string;
+};
+
+export type ImportWithResults = Import & {
+  results: ImportItemResult[];
+};
+
+export type Import = {
+  object: "import";
+  id: string;
+  format: "csv" | "sap_idoc" | "dynamics";
+  /** `aborted`: the file could not be read to the end (see `error`); the rows reported before stay created. */
+  status: "running" | "completed" | "aborted";
+  rows_processed: number;
+  created: number;
+  duplicate: number;
+  invalid: number;
+  bytes_read: number;
+  /** The first 100 invalid items (the response to the upload lists them all). */
+  invalid_sample: {
+    row?: number;
+    index?: number;
+    errors: {
+      path: string;
+      message: string;
+    }[];
+  }[];
+  error: string | null;
+  started_at: string;
+  updated_at: string;
+  finished_at: string | null;
+};
+
 export type TrackingView = {
   tracking_number: string;
   status: "CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION";
   destination_city: string;
   /** Estimated arrival while the driver is on the way and has reported a position: the straight-line distance from that position to the destination at an average speed (20 km/h unless configured), counted from when the position was recorded; never earlier than now. Null otherwise, and always null when the destination has no coordinates. */
   estimated_delivery_at: string | null;
-  /** The current attempt's driver, once one is assigned (first name only). */
+  /** The driver bringing the package (first name only): set once a driver is assigned, kept after delivery, null after a failed attempt until the next driver is assigned. */
   driver: {
     first_name: string;
     vehicle_plate: string | null;
@@ -448,6 +505,219 @@ export type KeyAuditEvent = {
   occurred_at: string;
 };
 
+export type CreatedConnector = Connector & {
+  /** Secrets generated for you (WooCommerce webhook secret, hook tokens). Shown this once. */
+  generated_credentials: {
+    [key: string]: string;
+  };
+};
+
+export type ConnectorDefaults = {
+  /** Weight of a package whose items carry no weight (WooCommerce never sends weights). */
+  package_weight_kg?: number;
+  service_level?: "standard" | "express" | "same_day" | "next_day" | "scheduled";
+  /** `single` (default): one package for the whole order. `per_line`: one package per order line. */
+  packaging?: "single" | "per_line";
+};
+
+export type Connector = {
+  id: string;
+  object: "connector";
+  platform: "shopify" | "woocommerce" | "vtex" | "magento";
+  name: string;
+  mode: "live" | "test";
+  enabled: boolean;
+  /** The URL to paste into the platform (webhook delivery URL, VTEX hook URL). */
+  inbound_url: string;
+  external_id_prefix: string;
+  settings: {
+    [key: string]: unknown;
+  };
+  defaults: ConnectorDefaults;
+  /** Which credentials are stored (names only: credentials are never returned). */
+  credentials_set: string[];
+  /** What to do in the platform's admin, step by step. */
+  setup: string[];
+  /** Magento poller state; null for other platforms and when polling is off. */
+  poll: {
+    cursor: number | null;
+    last_polled_at: string | null;
+    last_error: string | null;
+    next_poll_at: string | null;
+  } | null;
+  last_delivery_at: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+export type CreateConnectorRequest =
+  | {
+      platform: "shopify";
+      /** A label for people. Default: the platform. */
+      name?: string;
+      /** A disabled connector refuses deliveries (403) and stops polling. */
+      enabled?: boolean;
+      /** Prepended to the platform's order id to form the order's `external_id`. Defaults: `shopify:`, `woo:`, `vtex:`, `magento:`. Give two stores of one platform different prefixes. */
+      external_id_prefix?: string;
+      defaults?: ConnectorDefaults;
+      settings?: {
+        /** When set, deliveries whose X-Shopify-Shop-Domain differs are refused. */
+        shop_domain?: string;
+      };
+      credentials: {
+        /** The key Shopify signs webhooks with: the app's client secret, or for webhooks made in the admin the key shown under Settings > Notifications > Webhooks. */
+        webhook_secret: string;
+      };
+    }
+  | {
+      platform: "woocommerce";
+      /** A label for people. Default: the platform. */
+      name?: string;
+      /** A disabled connector refuses deliveries (403) and stops polling. */
+      enabled?: boolean;
+      /** Prepended to the platform's order id to form the order's `external_id`. Defaults: `shopify:`, `woo:`, `vtex:`, `magento:`. Give two stores of one platform different prefixes. */
+      external_id_prefix?: string;
+      defaults?: ConnectorDefaults;
+      settings?: {
+        /** Order statuses that are shipped; others are skipped visibly. */
+        statuses?: string[];
+      };
+      credentials?: {
+        /** The webhook's Secret field in WooCommerce. Generated (and shown once) when omitted. */
+        webhook_secret?: string;
+      };
+    }
+  | {
+      platform: "vtex";
+      /** A label for people. Default: the platform. */
+      name?: string;
+      /** A disabled connector refuses deliveries (403) and stops polling. */
+      enabled?: boolean;
+      /** Prepended to the platform's order id to form the order's `external_id`. Defaults: `shopify:`, `woo:`, `vtex:`, `magento:`. Give two stores of one platform different prefixes. */
+      external_id_prefix?: string;
+      defaults?: ConnectorDefaults;
+      settings: {
+        /** The VTEX account; hooks from another `Origin.Account` are refused. */
+        account: string;
+        /** OMS API base URL. Default: https://{account}.vtexcommercestable.com.br */
+        base_url?: string;
+        /** The header you add to the hook configuration (`hook.headers`), carrying the hook token. */
+        hook_header_name?: string;
+        /** Order states that create an order; other notifications are skipped visibly. */
+        states?: string[];
+      };
+      credentials: {
+        /** X-VTEX-API-AppKey of an app key allowed to read orders. */
+        app_key: string;
+        /** X-VTEX-API-AppToken of that key. */
+        app_token: string;
+        /** Value of the hook header. Generated (and shown once) when omitted. */
+        hook_token?: string;
+      };
+    }
+  | {
+      platform: "magento";
+      /** A label for people. Default: the platform. */
+      name?: string;
+      /** A disabled connector refuses deliveries (403) and stops polling. */
+      enabled?: boolean;
+      /** Prepended to the platform's order id to form the order's `external_id`. Defaults: `shopify:`, `woo:`, `vtex:`, `magento:`. Give two stores of one platform different prefixes. */
+      external_id_prefix?: string;
+      defaults?: ConnectorDefaults;
+      settings?: {
+        /** REST base the poller calls, up to and without `/V1`: https://shop.example.com/rest/default */
+        base_url?: string;
+        /** Pull new orders from GET /V1/orders (Magento Open Source). */
+        poll_enabled?: boolean;
+        poll_interval_seconds?: number;
+        /** Only orders created at or after this time are pulled. Default: when polling was enabled. */
+        poll_since?: string;
+        /** The store's weight unit. */
+        weight_unit?: "kgs" | "lbs";
+        hook_header_name?: string;
+        /** Adobe Commerce webhook signature key (Stores > Configuration > Adobe Services > Webhooks). When set, x-adobe-commerce-webhook-signature is verified. */
+        webhook_public_key?: string;
+      };
+      credentials?: {
+        /** Integration access token (System > Integrations), sent as a bearer token by the poller. */
+        access_token?: string;
+        /** Value of the webhook header. Generated (and shown once) when omitted. */
+        hook_token?: string;
+      };
+    };
+
+export type ConnectorList = {
+  object: "list";
+  data: Connector[];
+  has_more: false;
+};
+
+export type UpdateConnectorRequest = {
+  /** A label for people. Default: the platform. */
+  name?: string;
+  /** A disabled connector refuses deliveries (403) and stops polling. */
+  enabled?: boolean;
+  /** Prepended to the platform's order id to form the order's `external_id`. Defaults: `shopify:`, `woo:`, `vtex:`, `magento:`. Give two stores of one platform different prefixes. */
+  external_id_prefix?: string;
+  /** Merged into the current defaults; `null` removes one. */
+  defaults?: {
+    package_weight_kg?: number | null;
+    service_level?: "standard" | "express" | "same_day" | "next_day" | "scheduled" | null | null;
+    packaging?: "single" | "per_line" | null | null;
+  };
+  /** Merged into the current settings (`null` removes one), then validated as on creation. */
+  settings?: {
+    [key: string]: unknown;
+  };
+  /** Replaces the named credentials (`null` removes an optional one); others are kept. */
+  credentials?: {
+    [key: string]: string | null;
+  };
+};
+
+export type ConnectorDeliveryList = {
+  object: "list";
+  data: ConnectorDelivery[];
+  has_more: boolean;
+  next_cursor: string | null;
+};
+
+export type ConnectorDelivery = {
+  id: string;
+  object: "connector_delivery";
+  connector_id: string;
+  /** The platform's delivery id (X-Shopify-Webhook-Id, ...). */
+  delivery_key: string;
+  topic: string | null;
+  platform_order_id: string | null;
+  external_id: string | null;
+  /** `created`: the order was created. `duplicate`: its external_id existed (order_id is that order). `skipped`: acknowledged on purpose (detail says why). `rejected`: could not be mapped (errors name the fields). `pending`: waiting for the order to be read from the platform. `failed`: reading it failed for good (retry it). */
+  status: "pending" | "created" | "duplicate" | "skipped" | "rejected" | "failed";
+  order_id: string | null;
+  detail: string | null;
+  errors: {
+    path: string;
+    message: string;
+  }[];
+  /** How many times the platform sent this delivery. */
+  attempts: number;
+  received_at: string;
+  updated_at: string;
+};
+
+export type InboundAck = {
+  received: true;
+  /** True for the platform's set-up ping, which creates nothing. */
+  ping?: boolean;
+  delivery_id?: string;
+  status?: "pending" | "created" | "duplicate" | "skipped" | "rejected" | "failed";
+  order_id?: string | null;
+  tracking_number?: string;
+  /** The platform sent this delivery before; its first outcome is repeated. */
+  replayed?: boolean;
+  detail?: string | null;
+};
+
 export type WebhookEventOrderCreated = {
   type: "ORDER_CREATED";
   /** When the event happened (ISO 8601), identical on every retry. */
@@ -587,7 +857,7 @@ export interface Operations {
    *
    * `GET /healthz` */
   getHealthz: {
-    input: {};
+    input: Record<string, never>;
     inputRequired: false;
     output: Health;
     error: null;
@@ -596,7 +866,7 @@ export interface Operations {
    *
    * `GET /readyz` */
   getReadyz: {
-    input: {};
+    input: Record<string, never>;
     inputRequired: false;
     output: Readiness;
     error: Problem | Readiness;
@@ -644,6 +914,81 @@ export interface Operations {
     };
     inputRequired: true;
     output: Order;
+    error: Problem;
+  };
+  /** Create up to 1,000 orders
+   *
+   * `POST /v1/orders/batch` */
+  createOrdersBatch: {
+    input: {
+      body: {
+        orders: CreateOrderRequest[];
+      };
+    };
+    inputRequired: true;
+    output: BatchResult;
+    error: Problem;
+  };
+  /** Import SAP IDoc ORDERS05 (XML)
+   *
+   * `POST /v1/orders/imports/sap-idoc` */
+  importOrdersSapIdoc: {
+    input: {
+      query?: {
+        /** Weight (kg) for a package whose line or row carries none. Without it, such an item is invalid. */
+        default_weight_kg?: number;
+        /** Service level of orders that do not say. */
+        service_level?: "standard" | "express" | "same_day" | "next_day" | "scheduled";
+      };
+    };
+    inputRequired: false;
+    output: ImportWithResults;
+    error: Problem;
+  };
+  /** Import Dynamics 365 Business Central sales orders
+   *
+   * `POST /v1/orders/imports/dynamics` */
+  importOrdersDynamics: {
+    input: {
+      query?: {
+        /** Weight (kg) for a package whose line or row carries none. Without it, such an item is invalid. */
+        default_weight_kg?: number;
+        /** Service level of orders that do not say. */
+        service_level?: "standard" | "express" | "same_day" | "next_day" | "scheduled";
+      };
+      body: Record<string, never>;
+    };
+    inputRequired: true;
+    output: ImportWithResults;
+    error: Problem;
+  };
+  /** Import orders from a CSV file
+   *
+   * `POST /v1/orders/imports/csv` */
+  importOrdersCsv: {
+    input: {
+      query?: {
+        /** Weight (kg) for a package whose line or row carries none. Without it, such an item is invalid. */
+        default_weight_kg?: number;
+        /** Service level of orders that do not say. */
+        service_level?: "standard" | "express" | "same_day" | "next_day" | "scheduled";
+      };
+    };
+    inputRequired: false;
+    output: ImportWithResults;
+    error: Problem;
+  };
+  /** Follow a file import
+   *
+   * `GET /v1/orders/imports/{id}` */
+  getImport: {
+    input: {
+      params: {
+        id: string;
+      };
+    };
+    inputRequired: true;
+    output: Import;
     error: Problem;
   };
   /** Track a shipment (public)
@@ -788,6 +1133,14 @@ export interface Operations {
         status?: "pending" | "succeeded" | "failed";
         /** Only the delivery of this event. */
         event_id?: string;
+        /** Only deliveries of this event type. */
+        event_type?:
+          | "ORDER_CREATED"
+          | "DRIVER_ASSIGNED"
+          | "NEARBY"
+          | "DELIVERED"
+          | "EXCEPTION"
+          | "WEBHOOK_TEST";
       };
     };
     inputRequired: true;
@@ -888,7 +1241,7 @@ export interface Operations {
    *
    * `GET /v1/keys` */
   listApiKeys: {
-    input: {};
+    input: Record<string, never>;
     inputRequired: false;
     output: ApiKeyList;
     error: Problem;
@@ -959,6 +1312,172 @@ export interface Operations {
     output: KeyAuditList;
     error: Problem;
   };
+  /** List connectors
+   *
+   * `GET /v1/connectors` */
+  listConnectors: {
+    input: {
+      query?: {
+        platform?: "shopify" | "woocommerce" | "vtex" | "magento";
+      };
+    };
+    inputRequired: false;
+    output: ConnectorList;
+    error: Problem;
+  };
+  /** Create a connector
+   *
+   * `POST /v1/connectors` */
+  createConnector: {
+    input: {
+      body: CreateConnectorRequest;
+    };
+    inputRequired: true;
+    output: CreatedConnector;
+    error: Problem;
+  };
+  /** Retrieve a connector
+   *
+   * `GET /v1/connectors/{id}` */
+  getConnector: {
+    input: {
+      params: {
+        id: string;
+      };
+    };
+    inputRequired: true;
+    output: Connector;
+    error: Problem;
+  };
+  /** Delete a connector
+   *
+   * `DELETE /v1/connectors/{id}` */
+  deleteConnector: {
+    input: {
+      params: {
+        id: string;
+      };
+    };
+    inputRequired: true;
+    output: null;
+    error: Problem;
+  };
+  /** Update a connector
+   *
+   * `PATCH /v1/connectors/{id}` */
+  updateConnector: {
+    input: {
+      params: {
+        id: string;
+      };
+      body: UpdateConnectorRequest;
+    };
+    inputRequired: true;
+    output: Connector;
+    error: Problem;
+  };
+  /** List what a connector received
+   *
+   * `GET /v1/connectors/{id}/deliveries` */
+  listConnectorDeliveries: {
+    input: {
+      params: {
+        id: string;
+      };
+      query?: {
+        limit?: number;
+        /** `next_cursor` of the previous page. */
+        cursor?: string;
+        status?: "pending" | "created" | "duplicate" | "skipped" | "rejected" | "failed";
+      };
+    };
+    inputRequired: true;
+    output: ConnectorDeliveryList;
+    error: Problem;
+  };
+  /** Read a VTEX order again
+   *
+   * `POST /v1/connectors/{id}/deliveries/{delivery_id}/retry` */
+  retryConnectorDelivery: {
+    input: {
+      params: {
+        id: string;
+        delivery_id: string;
+      };
+    };
+    inputRequired: true;
+    output: ConnectorDelivery;
+    error: Problem;
+  };
+  /** Poll a Magento store now
+   *
+   * `POST /v1/connectors/{id}/poll` */
+  pollConnector: {
+    input: {
+      params: {
+        id: string;
+      };
+    };
+    inputRequired: true;
+    output: Connector;
+    error: Problem;
+  };
+  /** Shopify webhook (orders/create)
+   *
+   * `POST /v1/inbound/shopify/{connector_id}` */
+  receiveShopifyWebhook: {
+    input: {
+      params: {
+        connector_id: string;
+      };
+      body: Record<string, never>;
+    };
+    inputRequired: true;
+    output: InboundAck;
+    error: Problem;
+  };
+  /** WooCommerce webhook (order.created, order.updated)
+   *
+   * `POST /v1/inbound/woocommerce/{connector_id}` */
+  receiveWooCommerceWebhook: {
+    input: {
+      params: {
+        connector_id: string;
+      };
+      body: Record<string, never>;
+    };
+    inputRequired: true;
+    output: InboundAck;
+    error: Problem;
+  };
+  /** VTEX Orders hook
+   *
+   * `POST /v1/inbound/vtex/{connector_id}` */
+  receiveVtexHook: {
+    input: {
+      params: {
+        connector_id: string;
+      };
+      body: Record<string, never>;
+    };
+    inputRequired: true;
+    output: InboundAck;
+    error: Problem;
+  };
+  /** Adobe Commerce webhook (order entity)
+   *
+   * `POST /v1/inbound/magento/{connector_id}` */
+  receiveMagentoWebhook: {
+    input: {
+      params: {
+        connector_id: string;
+      };
+      body: Record<string, never>;
+    };
+    inputRequired: true;
+    output: InboundAck;
+    error: Problem;
+  };
 }
 
 /** How to call each operation. `idempotent`: safe to retry as is. */
@@ -968,6 +1487,36 @@ export const operations = {
   createOrder: { method: "POST", path: "/v1/orders/create", idempotent: true, acceptsIdempotencyKey: true },
   listOrders: { method: "GET", path: "/v1/orders", idempotent: true, acceptsIdempotencyKey: false },
   getOrder: { method: "GET", path: "/v1/orders/{id}", idempotent: true, acceptsIdempotencyKey: false },
+  createOrdersBatch: {
+    method: "POST",
+    path: "/v1/orders/batch",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  importOrdersSapIdoc: {
+    method: "POST",
+    path: "/v1/orders/imports/sap-idoc",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  importOrdersDynamics: {
+    method: "POST",
+    path: "/v1/orders/imports/dynamics",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  importOrdersCsv: {
+    method: "POST",
+    path: "/v1/orders/imports/csv",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  getImport: {
+    method: "GET",
+    path: "/v1/orders/imports/{id}",
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+  },
   getTracking: {
     method: "GET",
     path: "/v1/tracking/{tracking_number}",
@@ -1067,6 +1616,73 @@ export const operations = {
     method: "GET",
     path: "/v1/audit-log",
     idempotent: true,
+    acceptsIdempotencyKey: false,
+  },
+  listConnectors: { method: "GET", path: "/v1/connectors", idempotent: true, acceptsIdempotencyKey: false },
+  createConnector: {
+    method: "POST",
+    path: "/v1/connectors",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  getConnector: {
+    method: "GET",
+    path: "/v1/connectors/{id}",
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+  },
+  deleteConnector: {
+    method: "DELETE",
+    path: "/v1/connectors/{id}",
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+  },
+  updateConnector: {
+    method: "PATCH",
+    path: "/v1/connectors/{id}",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  listConnectorDeliveries: {
+    method: "GET",
+    path: "/v1/connectors/{id}/deliveries",
+    idempotent: true,
+    acceptsIdempotencyKey: false,
+  },
+  retryConnectorDelivery: {
+    method: "POST",
+    path: "/v1/connectors/{id}/deliveries/{delivery_id}/retry",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  pollConnector: {
+    method: "POST",
+    path: "/v1/connectors/{id}/poll",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  receiveShopifyWebhook: {
+    method: "POST",
+    path: "/v1/inbound/shopify/{connector_id}",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  receiveWooCommerceWebhook: {
+    method: "POST",
+    path: "/v1/inbound/woocommerce/{connector_id}",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  receiveVtexHook: {
+    method: "POST",
+    path: "/v1/inbound/vtex/{connector_id}",
+    idempotent: false,
+    acceptsIdempotencyKey: false,
+  },
+  receiveMagentoWebhook: {
+    method: "POST",
+    path: "/v1/inbound/magento/{connector_id}",
+    idempotent: false,
     acceptsIdempotencyKey: false,
   },
 } as const;

@@ -118,7 +118,7 @@ const exampleDetails: Partial<Record<ErrorCode, string>> = {
   payload_too_large: "The request body must not exceed 1048576 bytes.",
   unsupported_media_type: "This endpoint accepts application/json; the request was sent as text/plain.",
   idempotency_key_reused: "This Idempotency-Key was used with a different request body.",
-  quota_exceeded: "100 requests per 60 s allowed for this key; retry in 12 s.",
+  quota_exceeded: "This API key may send 100 requests per 60 s. Retry in 12 s.",
   internal_error: "Something went wrong on our side. Retry later; quote the request_id if it persists.",
   service_unavailable: "The service is temporarily unavailable. Retry later.",
 };
@@ -126,6 +126,7 @@ const exampleExtensions: Partial<Record<ErrorCode, Record<string, unknown>>> = {
   validation_failed: { errors: [{ path: "/recipient/phone", message: "Required" }] },
   forbidden: { required_scope: "orders:write" },
   duplicate_external_id: { existing_order_id: "0b6f5d1e-3c2a-4f7e-9a51-2d7c8e9f0a1b" },
+  quota_exceeded: { limit: 100, window_seconds: 60, retry_after_seconds: 12 },
 };
 
 const rateLimitHeaders = {
@@ -397,6 +398,7 @@ function normalizeNullable(node: unknown, schemas: Record<string, JsonSchema>): 
   const onlyNullable = (part: unknown) =>
     typeof part === "object" && part !== null && Object.keys(part).length === 1 && "nullable" in part;
   if (onlyNullable(schema.additionalProperties)) schema.additionalProperties = true;
+  if (typeof schema.pattern === "string") schema.pattern = patternWithoutFlags(schema.pattern);
   if (Array.isArray(schema.allOf) && schema.allOf.some(onlyNullable)) {
     const rest = schema.allOf.filter((part) => !onlyNullable(part));
     const target = rest[0]?.$ref ? schemas[rest[0].$ref.replace("#/components/schemas/", "")] : rest[0];
@@ -405,6 +407,47 @@ function normalizeNullable(node: unknown, schemas: Record<string, JsonSchema>): 
     schema.type ??= target?.type ?? "object";
   }
   for (const value of Object.values(schema)) normalizeNullable(value, schemas);
+}
+
+/**
+ * zod-openapi writes a regex with flags as `^...$/i`, which is not an ECMA-262 pattern (OpenAPI patterns have no
+ * flags). The only flag a schema can honestly carry is `i`: spell it out (`[a-z]` -> `[a-zA-Z]`, `x` -> `[xX]`).
+ */
+export function patternWithoutFlags(pattern: string): string {
+  // Only an anchored pattern followed by real flags: a pattern that merely ends in "/abc" is left alone.
+  const match = /^(.*\$)\/([dgimsuyv]+)$/s.exec(pattern);
+  if (!match) return pattern;
+  const [, body = "", flags = ""] = match;
+  return flags.includes("i") ? caseInsensitive(body) : body;
+}
+
+function caseInsensitive(body: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < body.length; i++) {
+    const char = body[i]!;
+    if (char === "\\") {
+      // Escapes keep their letters: \d, \w, \x7e, \u00e1.
+      const length = body[i + 1] === "x" ? 4 : body[i + 1] === "u" ? 6 : 2;
+      out += body.slice(i, i + length);
+      i += length - 1;
+      continue;
+    }
+    if (char === "[") inClass = true;
+    else if (char === "]") inClass = false;
+    const lower = char.toLowerCase();
+    const upper = char.toUpperCase();
+    if (lower === upper) {
+      out += char;
+    } else if (inClass && body[i + 1] === "-" && body[i + 2] && body[i + 2] !== "]") {
+      const end = body[i + 2]!;
+      out += `${lower}-${end.toLowerCase()}${upper}-${end.toUpperCase()}`;
+      i += 2;
+    } else {
+      out += inClass ? `${lower}${upper}` : `[${lower}${upper}]`;
+    }
+  }
+  return out;
 }
 
 export function buildOpenApiDocument(app: App, options: OpenApiDocumentOptions): OpenApiDocument {
