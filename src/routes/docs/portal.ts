@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gzip, gzipSync } from "node:zlib";
 import type { Context } from "hono";
 import type { App, AppEnv } from "../../http/context.ts";
 import { GuideLibrary } from "../../portal/guides.ts";
@@ -31,14 +32,19 @@ function asset(body: Uint8Array, type: string, compress: boolean): Asset {
 
 const require = createRequire(import.meta.url);
 
-/** Scalar's offline bundle, read from the installed package (no CDN). */
-function loadScalar(): Asset | null {
+/**
+ * Scalar's offline bundle, read from the installed package (no CDN). It is 3.5 MB, so it is compressed once, off
+ * the event loop, when first asked for; a missing package yields null (the reference page then lists operations).
+ */
+async function loadScalar(): Promise<Asset | null> {
+  let body: Buffer;
   try {
-    const path = require.resolve("@scalar/api-reference/browser/standalone.js");
-    return asset(readFileSync(path), "text/javascript; charset=utf-8", true);
+    body = readFileSync(require.resolve("@scalar/api-reference/browser/standalone.js"));
   } catch {
     return null;
   }
+  const compressed = await promisify(gzip)(body, { level: 9 });
+  return { ...asset(body, "text/javascript; charset=utf-8", false), gzip: compressed };
 }
 
 function loadOwnAsset(name: string, type: string): Asset {
@@ -90,7 +96,11 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
     return css;
   };
   let referenceScript: Asset | null = null;
-  let scalar: Asset | null | undefined;
+  let scalarLoading: Promise<Asset | null> | null = null;
+  const scalarAsset = () => {
+    scalarLoading ??= loadScalar();
+    return scalarLoading;
+  };
   const cssHref = () => `/developers/assets/portal.css?v=${cssAsset().etag.slice(1, 9)}`;
 
   const html = (c: Context<AppEnv>, body: string, status: 200 | 404 = 200) => {
@@ -164,8 +174,8 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
     referenceScript ??= loadOwnAsset("reference.js", "text/javascript; charset=utf-8");
     return sendAsset(c, referenceScript, false);
   });
-  app.get("/developers/assets/scalar.js", (c) => {
-    if (scalar === undefined) scalar = loadScalar();
+  app.get("/developers/assets/scalar.js", async (c) => {
+    const scalar = await scalarAsset();
     if (!scalar) return c.text("The API reference bundle is not installed (@scalar/api-reference).", 404);
     return sendAsset(c, scalar, c.req.query("v") !== undefined);
   });
@@ -182,10 +192,10 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
     const lang = c.req.param("lang");
     return isLanguage(lang) ? guidePage(c, lang, "index") : notFound(c, "es");
   });
-  app.get("/developers/:lang/reference", (c) => {
+  app.get("/developers/:lang/reference", async (c) => {
     const lang = c.req.param("lang");
     if (!isLanguage(lang)) return notFound(c, "es");
-    if (scalar === undefined) scalar = loadScalar();
+    const scalar = await scalarAsset();
     // The file's own hash versions its URL, so browsers cache the 3.5 MB bundle until it changes.
     const head = scalar
       ? `<script src="/developers/assets/scalar.js?v=${scalar.etag.slice(1, 9)}" defer></script>\n<script src="/developers/assets/reference.js" defer></script>`
