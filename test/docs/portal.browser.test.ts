@@ -81,6 +81,15 @@ describe.skipIf(!existsSync(chromiumPath))("the developer portal in headless Chr
           await page.$eval("nav.sidebar a[aria-current='page']", (a) => a.getAttribute("href")),
           href,
         ).toBe(href);
+        // Basic accessibility: one h1, a working skip link, every link and code block reachable by name/keyboard.
+        expect(await page.$$eval("h1", (headings) => headings.length), href).toBe(1);
+        expect(await page.$eval("a.skip", (a) => a.getAttribute("href")), href).toBe("#main");
+        const unnamed = await page.$$eval(
+          "a",
+          (anchors) =>
+            anchors.filter((a) => !(a.textContent ?? "").trim() && !a.getAttribute("aria-label")).length,
+        );
+        expect(unnamed, `${href} links without text`).toBe(0);
         // The stylesheet applied (no JavaScript involved): the sidebar is laid out next to the content.
         expect(await page.$eval("main", (m) => getComputedStyle(m).paddingLeft), href).not.toBe("0px");
         const name =

@@ -8,6 +8,7 @@ import { registerPortalRoutes } from "./portal.ts";
  */
 export function registerDocsRoutes(app: App): void {
   const documentOf = documentFor(app);
+  const yamlOf = new Map<string, string>();
   // Tools import the document by URL (Postman, editors, code generators), from any origin: it is public.
   app.get("/openapi.json", (c) => {
     c.header("access-control-allow-origin", "*");
@@ -18,7 +19,13 @@ export function registerDocsRoutes(app: App): void {
     c.header("access-control-allow-origin", "*");
     c.header("cache-control", "public, max-age=60");
     c.header("content-type", "application/yaml; charset=utf-8");
-    return c.body(documentYaml(documentOf(c.var.services.config.publicBaseUrl)));
+    const baseUrl = c.var.services.config.publicBaseUrl;
+    let yaml = yamlOf.get(baseUrl);
+    if (yaml === undefined) {
+      yaml = documentYaml(documentOf(baseUrl));
+      yamlOf.set(baseUrl, yaml);
+    }
+    return c.body(yaml);
   });
   registerPortalRoutes(app, documentOf);
 }
