@@ -97,15 +97,27 @@ export async function createChunk(
   });
 }
 
-/** Groups any (async) sequence of items into chunks of `size`. */
+/**
+ * Groups any (async) sequence of items into chunks of `size`. When the source fails (a CSV that breaks off), the
+ * items read before the failure still come out as a last chunk, then the error is rethrown.
+ */
 export async function* chunked<T>(items: AsyncIterable<T> | Iterable<T>, size: number): AsyncGenerator<T[]> {
   let chunk: T[] = [];
-  for await (const item of items) {
-    chunk.push(item);
-    if (chunk.length >= size) {
-      yield chunk;
-      chunk = [];
+  try {
+    for await (const item of items) {
+      chunk.push(item);
+      if (chunk.length >= size) {
+        yield chunk;
+        chunk = [];
+      }
     }
+  } catch (error) {
+    if (chunk.length > 0) {
+      const last = chunk;
+      chunk = [];
+      yield last;
+    }
+    throw error;
   }
   if (chunk.length > 0) yield chunk;
 }
