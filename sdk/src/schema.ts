@@ -843,13 +843,24 @@ export type WebhookException = {
   message: string;
 };
 
+export type WebhookEventWebhookTest = {
+  type: "WEBHOOK_TEST";
+  timestamp: string;
+  data: {
+    subscription_id: string;
+    message: string;
+    [key: string]: unknown;
+  };
+};
+
 /** Any event CELLVI delivers to a webhook URL; narrow on `type`. */
 export type WebhookEvent =
   | WebhookEventOrderCreated
   | WebhookEventDriverAssigned
   | WebhookEventNearby
   | WebhookEventDelivered
-  | WebhookEventException;
+  | WebhookEventException
+  | WebhookEventWebhookTest;
 
 /** Every operation of the API by its operationId: what it takes, what it returns, what it fails with. */
 export interface Operations {

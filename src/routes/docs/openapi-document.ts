@@ -3,9 +3,9 @@ import type { App } from "../../http/context.ts";
 import { type ErrorCode, errorCatalog, errorCodes, problemType } from "../../http/problem.ts";
 import { exampleFromSchema, type JsonSchema } from "./schema-example.ts";
 import {
-  type DocumentedEventType,
-  documentedEventTypes,
-  webhookEvents as webhookEventDefinitions,
+  type DeliveredEventType,
+  deliveredEventTypes,
+  describeEvent,
   webhookEventExample,
   webhookEventSchema,
 } from "./webhook-events.ts";
@@ -294,13 +294,16 @@ const webhookResponses: Record<string, ResponseObject> = {
   },
 };
 
-function webhookOperation(type: DocumentedEventType): Operation {
-  const definition = webhookEventDefinitions[type];
+function webhookOperation(type: DeliveredEventType): Operation {
+  const definition = describeEvent(type);
   return {
     operationId: `webhook${schemaName(type).replace("WebhookEvent", "")}`,
     tags: ["Webhook events"],
     summary: `${type}: ${definition.summary}`,
-    description: `${definition.description}\n\nSent to every enabled subscription whose \`events\` include \`${type}\` or \`*\`, signed per Standard Webhooks.`,
+    description:
+      type === "WEBHOOK_TEST"
+        ? `${definition.description}\n\nSigned per Standard Webhooks, like every delivery.`
+        : `${definition.description}\n\nSent to every enabled subscription whose \`events\` include \`${type}\` or \`*\`, signed per Standard Webhooks.`,
     security: [],
     parameters: webhookHeaders,
     requestBody: {
@@ -316,7 +319,7 @@ function webhookOperation(type: DocumentedEventType): Operation {
   };
 }
 
-function schemaName(type: DocumentedEventType): string {
+function schemaName(type: DeliveredEventType): string {
   return `WebhookEvent${type
     .toLowerCase()
     .split("_")
@@ -327,7 +330,7 @@ function schemaName(type: DocumentedEventType): string {
 /** Component schemas of the webhook events, generated from their Zod schemas by a throwaway registry. */
 function webhookComponents(): Record<string, JsonSchema> {
   const scratch = new OpenAPIHono();
-  for (const type of documentedEventTypes)
+  for (const type of deliveredEventTypes)
     scratch.openAPIRegistry.register(schemaName(type), webhookEventSchema(type));
   const generated = scratch.getOpenAPIDocument({ openapi: "3.0.3", info: { title: "events", version: "0" } });
   return (generated.components?.schemas ?? {}) as Record<string, JsonSchema>;
@@ -353,21 +356,18 @@ function addWebhookCallback(document: OpenApiDocument): void {
               content: {
                 "application/json": {
                   schema: {
-                    oneOf: documentedEventTypes.map((type) => ({
+                    oneOf: deliveredEventTypes.map((type) => ({
                       $ref: `#/components/schemas/${schemaName(type)}`,
                     })),
                     discriminator: {
                       propertyName: "type",
                       mapping: Object.fromEntries(
-                        documentedEventTypes.map((type) => [
-                          type,
-                          `#/components/schemas/${schemaName(type)}`,
-                        ]),
+                        deliveredEventTypes.map((type) => [type, `#/components/schemas/${schemaName(type)}`]),
                       ),
                     },
                   },
                   examples: Object.fromEntries(
-                    documentedEventTypes.map((type) => [
+                    deliveredEventTypes.map((type) => [
                       type,
                       { summary: type, value: webhookEventExample(type) },
                     ]),
@@ -483,7 +483,7 @@ export function buildOpenApiDocument(app: App, options: OpenApiDocumentOptions):
   }
   addWebhookCallback(document);
   document["x-webhooks"] = Object.fromEntries(
-    documentedEventTypes.map((type) => [type, { post: webhookOperation(type) }]),
+    deliveredEventTypes.map((type) => [type, { post: webhookOperation(type) }]),
   );
   usedTags.add("Webhook events");
   document.tags = [...usedTags].map((name) => ({ name, description: describeTag(name) }));

@@ -178,10 +178,52 @@ export const webhookEvents = {
 } as const satisfies Record<string, EventDefinition>;
 
 export type DocumentedEventType = keyof typeof webhookEvents;
+/** The order events: what subscriptions choose from. */
 export const documentedEventTypes = Object.keys(webhookEvents) as DocumentedEventType[];
 
+/**
+ * `POST /v1/webhooks/{id}/test` sends this one to a single subscription, on demand (src/domain/webhooks/
+ * deliveries.ts builds it): not an order event, never fanned out, but a receiver gets it and should answer 2xx.
+ */
+export const testWebhookEvent = {
+  summary: "A test event you asked for",
+  description:
+    "Sent only by `POST /v1/webhooks/{id}/test`, to that subscription, to check your endpoint and its signature verification. Answer with any 2xx; it carries no order.",
+  example: {
+    type: "WEBHOOK_TEST",
+    timestamp: "2026-11-28T14:05:00.000Z",
+    data: {
+      subscription_id: "wh_4f9d2c1b7a8e4e0f9c3b2a1d0e9f8a7b",
+      message:
+        "A test event from CELLVI Connect. Answer with any 2xx status to confirm that your endpoint works.",
+    },
+  },
+} as const;
+
+/** Every type a webhook receiver can get: the order events, then the on-demand test event. */
+export type DeliveredEventType = DocumentedEventType | "WEBHOOK_TEST";
+export const deliveredEventTypes: DeliveredEventType[] = [...documentedEventTypes, "WEBHOOK_TEST"];
+
+export function describeEvent(type: DeliveredEventType): { summary: string; description: string } {
+  return type === "WEBHOOK_TEST" ? testWebhookEvent : webhookEvents[type];
+}
+
 /** The Zod schema of a whole delivery body (`{type, timestamp, data}`) of one event type. */
-export function webhookEventSchema(type: DocumentedEventType) {
+export function webhookEventSchema(type: DeliveredEventType) {
+  if (type === "WEBHOOK_TEST") {
+    return z
+      .object({
+        type: z.literal("WEBHOOK_TEST"),
+        timestamp: z.string().openapi({ example: testWebhookEvent.example.timestamp }),
+        data: z
+          .object({
+            subscription_id: z.string().openapi({ example: testWebhookEvent.example.data.subscription_id }),
+            message: z.string().openapi({ example: testWebhookEvent.example.data.message }),
+          })
+          .passthrough(),
+      })
+      .openapi("WebhookEventWebhookTest");
+  }
   const definition: EventDefinition = webhookEvents[type];
   return z
     .object({
@@ -199,7 +241,8 @@ export function webhookEventSchema(type: DocumentedEventType) {
 }
 
 /** The full delivery body example of one event type. */
-export function webhookEventExample(type: DocumentedEventType): Record<string, unknown> {
+export function webhookEventExample(type: DeliveredEventType): Record<string, unknown> {
+  if (type === "WEBHOOK_TEST") return testWebhookEvent.example;
   const definition: EventDefinition = webhookEvents[type];
   return { type, timestamp: definition.example.occurred_at, data: definition.example };
 }
