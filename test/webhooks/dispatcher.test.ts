@@ -132,6 +132,45 @@ describe.each(dbKinds)("the webhook dispatcher on %s", (kind) => {
     ]);
   });
 
+  it("hands back the deliveries it claimed but had not started when stopped", async () => {
+    const ctx = await setup({ WEBHOOK_ENDPOINT_CONCURRENCY: "1" });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const r = await receiver(() => ({ status: 200, holdUntil: gate }));
+    const tenant = await ctx.newTenant();
+    await subscribe(ctx, tenant.apiKey, r.url);
+    const d = await startDispatcher(ctx.services);
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 3);
+    await waitFor(() => r.inFlight === 1, "one attempt in flight");
+    // One attempt runs; one more is claimed and waits for the endpoint's single slot; the third is not claimed.
+    await waitFor(async () => {
+      const { rows } = await ctx.services.db.query<{ n: number }>(
+        "select count(*)::int as n from webhook_deliveries where lease_token is not null",
+      );
+      return rows[0]!.n === 2;
+    }, "two deliveries held by the dispatcher");
+    const stopping = d.stop();
+    release();
+    await stopping;
+    const { rows } = await ctx.services.db.query<{
+      status: string;
+      attempts: number;
+      leased: boolean;
+      due: boolean;
+    }>(
+      `select status, attempts, lease_token is not null as leased, next_attempt_at <= now() as due
+         from webhook_deliveries order by status desc, seq`,
+    );
+    expect(rows).toEqual([
+      { status: "succeeded", attempts: 1, leased: false, due: null },
+      { status: "pending", attempts: 0, leased: false, due: true },
+      { status: "pending", attempts: 0, leased: false, due: true },
+    ]);
+    expect(r.received).toHaveLength(1);
+  });
+
   it("lets two dispatchers drain one queue, delivering each event once", async () => {
     const ctx = await setup({ WEBHOOK_BATCH_SIZE: "20" });
     const r = await receiver();

@@ -3,7 +3,14 @@ import type { WebhookSender } from "../../adapters/sender/types.ts";
 import type { Metrics } from "../../observability/metrics.ts";
 import type { Services } from "../../services.ts";
 import { type AttemptReport, attemptDelivery } from "./attempt.ts";
-import { type AttemptRecord, claimDueDeliveries, nextDueAt, recordAttemptOutcomes } from "./queue.ts";
+import {
+  type AttemptRecord,
+  type ClaimedDelivery,
+  claimDueDeliveries,
+  nextDueAt,
+  recordAttemptOutcomes,
+  releaseClaims,
+} from "./queue.ts";
 import { type WebhookSettings, webhookSettings } from "./settings.ts";
 import type { DisabledReason } from "./subscriptions.ts";
 
@@ -66,13 +73,26 @@ export interface DispatchCounters {
  * meanwhile join the next write, so the write rate stays low however fast deliveries go).
  */
 class DispatchEngine {
+  /** Attempts running now. */
   inFlight = 0;
+  /** Deliveries this engine holds: attempts running plus claimed ones waiting for their endpoint to free up. */
+  held = 0;
   readonly counters: DispatchCounters = { claimed: 0, succeeded: 0, retried: 0, failed: 0, stale: 0 };
-  private readonly bySubscription = new Map<string, number>();
+  private readonly heldBySubscription = new Map<string, number>();
+  private readonly runningBySubscription = new Map<string, number>();
+  /**
+   * Claimed deliveries waiting for a free slot of their endpoint. Claiming up to twice the per-endpoint bound keeps
+   * the next deliveries at hand, so a busy endpoint's slots refill without waiting for a claim query. A delivery
+   * waits at most about one attempt (the bound's worth of attempts ahead of it run in parallel), far inside its lease.
+   */
+  private readonly waiting = new Map<string, ClaimedDelivery[]>();
   private readonly running = new Set<Promise<void>>();
+  /** Subscriptions whose endpoint answered 410 and whose disabling is not written yet: never claimed meanwhile. */
+  private readonly excluded = new Set<string>();
+  private toRelease: ClaimedDelivery[] = [];
   private records: AttemptRecord[] = [];
   private flushing: Promise<void> | null = null;
-  private slotWaiters: (() => void)[] = [];
+  private slotWaiters: { needed: number; freed: number; resolve: () => void }[] = [];
   /** Called when an attempt ends (a slot is free) and after outcomes are written, with the earliest retry. */
   onSlotFreed: () => void = () => {};
   onRetryScheduled: (at: Date) => void = () => {};
@@ -85,10 +105,14 @@ class DispatchEngine {
     private readonly random: () => number,
   ) {}
 
-  /** Some subscription has as many attempts in flight as the per-endpoint bound allows. */
+  /** How many deliveries of one subscription this engine holds at most (running and waiting). */
+  get perSubscriptionHold(): number {
+    return this.settings.endpointConcurrency * 2;
+  }
+
+  /** Some subscription holds as many deliveries as it may: the last claim was cut short for it. */
   get saturated(): boolean {
-    for (const count of this.bySubscription.values())
-      if (count >= this.settings.endpointConcurrency) return true;
+    for (const count of this.heldBySubscription.values()) if (count >= this.perSubscriptionHold) return true;
     return false;
   }
 
@@ -97,36 +121,62 @@ class DispatchEngine {
       now: this.services.clock.now(),
       limit,
       leaseMs: this.settings.leaseMs,
-      perEndpoint: this.settings.endpointConcurrency,
-      inFlight: this.bySubscription,
+      perEndpoint: this.perSubscriptionHold,
+      inFlight: this.heldBySubscription,
+      exclude: [...this.excluded],
       leaseToken: randomUUID(),
     });
     this.counters.claimed += batch.length;
     for (const delivery of batch) {
-      this.inFlight++;
-      this.bySubscription.set(
-        delivery.subscription_id,
-        (this.bySubscription.get(delivery.subscription_id) ?? 0) + 1,
-      );
-      const run = attemptDelivery(delivery, {
-        sender: this.sender,
-        clock: this.services.clock,
-        timeoutMs: this.settings.timeoutMs,
-        policy: this.settings.policy,
-        random: this.random,
-      }).then((report) => this.finished(delivery.tenant_id, delivery.event_type, delivery.event_id, report));
-      this.running.add(run);
-      void run.finally(() => this.running.delete(run));
+      this.held++;
+      bump(this.heldBySubscription, delivery.subscription_id, 1);
+      if (
+        (this.runningBySubscription.get(delivery.subscription_id) ?? 0) < this.settings.endpointConcurrency
+      ) {
+        this.start(delivery);
+      } else {
+        const queue = this.waiting.get(delivery.subscription_id) ?? [];
+        queue.push(delivery);
+        this.waiting.set(delivery.subscription_id, queue);
+      }
     }
     return batch.length;
+  }
+
+  private start(delivery: ClaimedDelivery): void {
+    this.inFlight++;
+    bump(this.runningBySubscription, delivery.subscription_id, 1);
+    const run = attemptDelivery(delivery, {
+      sender: this.sender,
+      clock: this.services.clock,
+      timeoutMs: this.settings.timeoutMs,
+      policy: this.settings.policy,
+      random: this.random,
+    }).then((report) => this.finished(delivery.tenant_id, delivery.event_type, delivery.event_id, report));
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+  }
+
+  /** Hands back the claimed deliveries that have not started (a stopping worker releases them to the others). */
+  takeWaiting(): ClaimedDelivery[] {
+    const all = [...this.waiting.values()].flat();
+    this.waiting.clear();
+    for (const delivery of all) {
+      this.held--;
+      bump(this.heldBySubscription, delivery.subscription_id, -1);
+    }
+    return all;
   }
 
   private finished(tenantId: string, eventType: string, eventId: string, report: AttemptReport): void {
     const { record, result } = report;
     this.inFlight--;
-    const left = (this.bySubscription.get(record.subscriptionId) ?? 1) - 1;
-    if (left <= 0) this.bySubscription.delete(record.subscriptionId);
-    else this.bySubscription.set(record.subscriptionId, left);
+    this.held--;
+    bump(this.runningBySubscription, record.subscriptionId, -1);
+    bump(this.heldBySubscription, record.subscriptionId, -1);
+    const next = this.waiting.get(record.subscriptionId)?.shift();
+    if (next) this.start(next);
+    if (this.waiting.get(record.subscriptionId)?.length === 0) this.waiting.delete(record.subscriptionId);
     if (record.outcome === "succeeded") this.counters.succeeded++;
     else if (record.deliveryStatus === "pending") this.counters.retried++;
     else this.counters.failed++;
@@ -161,17 +211,58 @@ class DispatchEngine {
       this.services.logger.warn({ err: error }, "webhook observer failed");
     }
     this.records.push(record);
-    void this.flush();
-    const waiters = this.slotWaiters;
-    this.slotWaiters = [];
-    for (const wake of waiters) wake();
+    if (record.disableSubscription) {
+      // The endpoint is gone: claim nothing more for it, and hand back what is waiting for it, until the write that
+      // disables the subscription has committed (after which claims fail its deliveries instead of sending them).
+      this.excluded.add(record.subscriptionId);
+      for (const delivery of this.waiting.get(record.subscriptionId) ?? []) {
+        this.held--;
+        bump(this.heldBySubscription, delivery.subscription_id, -1);
+        this.toRelease.push(delivery);
+      }
+      this.waiting.delete(record.subscriptionId);
+      void this.flush();
+    } else {
+      this.scheduleFlush();
+    }
+    this.slotWaiters = this.slotWaiters.filter((waiter) => {
+      waiter.freed++;
+      if (waiter.freed < waiter.needed && this.held > 0) return true;
+      waiter.resolve();
+      return false;
+    });
     this.onSlotFreed();
   }
 
-  /** Resolves when an attempt in flight ends (immediately when none is in flight). */
-  waitForSlot(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  /**
+   * How many slots must free up before claiming again while held back. Claiming for every single finished attempt
+   * would cost a query per delivery under load; waiting for a quarter of a batch keeps claims batched.
+   */
+  get refillThreshold(): number {
+    return Math.max(1, Math.floor(Math.min(this.settings.batchSize, this.settings.endpointConcurrency) / 4));
+  }
+
+  /** Resolves once `needed` held deliveries have been attempted, or none is left. */
+  waitForSlots(needed = this.refillThreshold): Promise<void> {
+    if (this.held === 0) return Promise.resolve();
+    return new Promise((resolve) => this.slotWaiters.push({ needed, freed: 0, resolve }));
+  }
+
+  private flushScheduled = false;
+
+  /**
+   * Writes soon rather than now: attempts that finish in the same turn of the event loop (a burst of responses) go
+   * into one write.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const run = () => {
+      this.flushScheduled = false;
+      void this.flush();
+    };
+    if (typeof setImmediate === "function") setImmediate(run);
+    else setTimeout(run, 0);
   }
 
   /** Writes the outcomes gathered so far; concurrent calls share the running write and the next one. */
@@ -212,6 +303,17 @@ class DispatchEngine {
             earliest = record.nextAttemptAt;
         }
         if (earliest) this.onRetryScheduled(earliest);
+        const gone = new Set(batch.filter((r) => r.disableSubscription).map((r) => r.subscriptionId));
+        if (gone.size > 0) {
+          const release = this.toRelease.filter((d) => gone.has(d.subscription_id));
+          this.toRelease = this.toRelease.filter((d) => !gone.has(d.subscription_id));
+          await releaseClaims(this.services.db, release, this.services.clock.now()).catch(
+            (error: unknown) => {
+              this.services.logger.warn({ err: error }, "releasing claims failed; their leases will expire");
+            },
+          );
+          for (const id of gone) this.excluded.delete(id);
+        }
       } catch (error) {
         tries++;
         this.services.logger.warn(
@@ -235,6 +337,13 @@ class DispatchEngine {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     await this.flush();
   }
+}
+
+/** Adds `delta` to a per-key count, forgetting keys that reach zero. */
+function bump(counts: Map<string, number>, key: string, delta: number): void {
+  const next = (counts.get(key) ?? 0) + delta;
+  if (next <= 0) counts.delete(key);
+  else counts.set(key, next);
 }
 
 /** Feeds the service's Prometheus metrics (attempts by outcome, round trip, event-to-answer latency, finals). */
@@ -326,7 +435,7 @@ export async function runDispatchBatch(
         break;
       }
       const want = Math.min(
-        engine.settings.concurrency - engine.inFlight,
+        engine.settings.concurrency - engine.held,
         maxDeliveries - claimed,
         engine.settings.batchSize,
       );
@@ -337,8 +446,8 @@ export async function runDispatchBatch(
         // Fewer than asked and no endpoint held back: nothing else is due.
         if (!engine.saturated) break;
       }
-      if (engine.inFlight === 0) break;
-      await engine.waitForSlot();
+      if (engine.held === 0) break;
+      await engine.waitForSlots();
     }
   } finally {
     await engine.drain();
@@ -373,6 +482,7 @@ export async function startDispatcher(
   let wakeRequested = false;
   // A claim was cut short by a bound (batch size, concurrency, a saturated endpoint): claim again on a free slot.
   let heldBack = false;
+  let freedSinceHeldBack = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
 
@@ -397,13 +507,15 @@ export async function startDispatcher(
     try {
       while (wakeRequested && !stopping) {
         wakeRequested = false;
-        const want = Math.min(settings.concurrency - engine.inFlight, settings.batchSize);
+        const want = Math.min(settings.concurrency - engine.held, settings.batchSize);
         if (want <= 0) {
           heldBack = true;
+          freedSinceHeldBack = 0;
           return;
         }
         const got = await engine.claimAndStart(want);
         heldBack = got === want || engine.saturated;
+        freedSinceHeldBack = 0;
         if (got === want) wakeRequested = true;
       }
       if (stopping || heldBack) return;
@@ -429,8 +541,11 @@ export async function startDispatcher(
     if (!claiming) void pump();
   }
 
+  // Held back by a bound: claim again once a few slots are free (or none is busy), not for every single one.
   engine.onSlotFreed = () => {
-    if (heldBack) {
+    if (!heldBack) return;
+    freedSinceHeldBack++;
+    if (freedSinceHeldBack >= engine.refillThreshold || engine.held === 0) {
       heldBack = false;
       wake();
     }
@@ -460,11 +575,20 @@ export async function startDispatcher(
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        // Claimed but not started: handed back at once (due again for the other workers, not after the lease).
+        const notStarted = engine.takeWaiting();
         clearInterval(poll);
         if (timer) clearTimeout(timer);
         await unlisten().catch(() => {});
-        // A claim may be running: let it finish so its deliveries are attempted, not left to their lease.
+        // A claim may be running: let it finish, so that what it took is either attempted or handed back.
         while (claiming) await new Promise((resolve) => setTimeout(resolve, 5));
+        notStarted.push(...engine.takeWaiting());
+        await releaseClaims(services.db, notStarted, services.clock.now()).catch((error: unknown) => {
+          log.warn(
+            { err: error, deliveries: notStarted.length },
+            "releasing claims failed; their leases will expire",
+          );
+        });
         engine.giveUpAfterTries = 5;
         await engine.drain();
         log.info({ ...engine.counters }, "webhook dispatcher stopped");

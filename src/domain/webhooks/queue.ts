@@ -41,6 +41,8 @@ export interface ClaimOptions {
   perEndpoint: number;
   /** The caller's attempts in flight, per subscription id. */
   inFlight?: ReadonlyMap<string, number>;
+  /** Subscriptions not to claim for at all. */
+  exclude?: readonly string[];
   /** How many due rows to look at to fill the claim (bounds the work of one claim under a large backlog). */
   scanLimit?: number;
   leaseToken: string;
@@ -57,7 +59,7 @@ export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): 
   if (options.limit <= 0) return [];
   const busyIds: string[] = [];
   const busyCounts: number[] = [];
-  const saturated: string[] = [];
+  const saturated: string[] = [...(options.exclude ?? [])];
   for (const [subscriptionId, count] of options.inFlight ?? []) {
     if (count <= 0) continue;
     busyIds.push(subscriptionId);
@@ -117,6 +119,25 @@ export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): 
   return rows
     .filter((row) => row.claimed_status === "pending")
     .map(({ claimed_status: _status, ...delivery }) => delivery);
+}
+
+/**
+ * Gives back claimed deliveries that were never attempted (a worker stopping with deliveries waiting): due now, their
+ * attempt count as before the claim. Only rows still under the given claims are touched.
+ */
+export async function releaseClaims(
+  db: Queryable,
+  deliveries: readonly Pick<ClaimedDelivery, "id" | "lease_token">[],
+  now: Date,
+): Promise<number> {
+  if (deliveries.length === 0) return 0;
+  const result = await db.query(
+    `update webhook_deliveries d set lease_token = null, next_attempt_at = $3, attempts = d.attempts - 1
+       from unnest($1::text[], $2::uuid[]) as r(id, lease_token)
+      where d.id = r.id and d.lease_token = r.lease_token and d.status = 'pending'`,
+    [deliveries.map((d) => d.id), deliveries.map((d) => d.lease_token), now],
+  );
+  return result.rowCount;
 }
 
 /** One finished attempt, as the dispatcher records it. */
