@@ -19,6 +19,7 @@ import { registerOpsRoutes } from "./routes/ops/index.ts";
 import { registerOrderRoutes } from "./routes/orders/index.ts";
 import { registerSandboxRoutes } from "./routes/sandbox/index.ts";
 import { registerTrackingRoutes } from "./routes/tracking/index.ts";
+import { registerWebhookRoutes } from "./routes/webhooks/index.ts";
 import type { Services } from "./services.ts";
 
 /** The API version (info.version); its changelog is the portal's versioning guide. */
@@ -121,6 +122,7 @@ export function createApp(services: Services): App {
   registerMetricsRoute(app);
   registerOrderRoutes(app);
   registerTrackingRoutes(app);
+  registerWebhookRoutes(app);
   registerOpsRoutes(app);
   registerSandboxRoutes(app);
   registerKeyRoutes(app);

@@ -1,7 +1,9 @@
 import { type DestinationStream, type Logger, pino } from "pino";
 import { migrate } from "./adapters/db/migrate.ts";
 import { openDb } from "./adapters/db/open.ts";
+import { createHttpWebhookSender } from "./adapters/sender/http.ts";
 import type { Config } from "./config.ts";
+import { blockedAddressReason } from "./domain/webhooks/url-guard.ts";
 import { buildAuthServices } from "./http/auth-services.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { readWebhookQueue } from "./observability/webhook-queue.ts";
@@ -42,6 +44,15 @@ export function createLogger(config: Config, destination?: DestinationStream): L
   );
 }
 
+/** The real webhook sender, with the SSRF guard the configuration asks for on every connection it opens. */
+export function createWebhookSender(config: Config) {
+  const allowPrivate = config.WEBHOOK_ALLOW_PRIVATE_URLS;
+  return createHttpWebhookSender({
+    checkAddress: (address) => blockedAddressReason(address, { allowPrivate }),
+    maxSocketsPerHost: Math.max(config.WEBHOOK_ENDPOINT_CONCURRENCY, 16),
+  });
+}
+
 export interface BuiltServices {
   services: Services;
   /** Releases everything `buildServices` opened, in reverse order. */
@@ -79,10 +90,12 @@ export async function buildServices(
     metrics,
     rateLimiter: auth.rateLimiter,
     keyVerifier: auth.keyVerifier,
+    webhookSender: createWebhookSender(config),
   };
   return {
     services,
     async close() {
+      await services.webhookSender.close();
       await auth.close();
       await db.close();
     },

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Db } from "./adapters/db/types.ts";
 import type { RateLimiter } from "./adapters/ratelimit/types.ts";
+import type { WebhookSender } from "./adapters/sender/types.ts";
 import type { Config } from "./config.ts";
 import type { KeyVerifier } from "./domain/keys/verifier.ts";
 import type { Metrics } from "./observability/metrics.ts";
@@ -27,4 +28,6 @@ export interface Services {
   rateLimiter: RateLimiter;
   /** Verifies API keys with a short cache invalidated across instances, and batches `last_used_at`. */
   keyVerifier: KeyVerifier;
+  /** Sends webhook attempts (HTTP with the SSRF guard on every connection; a recording twin in unit tests). */
+  webhookSender: WebhookSender;
 }

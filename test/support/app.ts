@@ -1,6 +1,8 @@
 import { pino } from "pino";
 import type { DbKind } from "../../src/adapters/db/types.ts";
+import type { WebhookSender } from "../../src/adapters/sender/types.ts";
 import { createApp } from "../../src/app.ts";
+import { createWebhookSender } from "../../src/bootstrap.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import type { KeyMode } from "../../src/domain/keys/format.ts";
 import type { Scope } from "../../src/domain/keys/scopes.ts";
@@ -31,6 +33,8 @@ export interface TestContext {
 export interface TestContextOptions {
   env?: Record<string, string>;
   clock?: Clock;
+  /** Stands in for the HTTP webhook sender (e.g. the recording twin); default: the real one. */
+  webhookSender?: WebhookSender;
 }
 
 /** The whole app on a fresh database of the given kind, with a silent logger. */
@@ -60,6 +64,7 @@ export async function createTestContext(
     metrics: createMetrics(),
     rateLimiter: auth.rateLimiter,
     keyVerifier: auth.keyVerifier,
+    webhookSender: options.webhookSender ?? createWebhookSender(config),
   };
   const app = createApp(services);
   return {
@@ -105,6 +110,7 @@ export async function createTestContext(
       return { keyId: key.id, apiKey };
     },
     async close() {
+      await services.webhookSender.close();
       await auth.close();
       await testDb.close();
     },
