@@ -3,6 +3,8 @@ import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { buildServices, createLogger } from "./bootstrap.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import { connectorKeyring } from "./domain/connectors/secret-box.ts";
+import { startConnectorWorker } from "./domain/connectors/worker.ts";
 import { pruneIdempotencyKeys } from "./domain/idempotency/run.ts";
 import { startDispatcher } from "./domain/webhooks/dispatcher.ts";
 import { mountLocalChannel } from "./local/admin-channel.ts";
@@ -48,6 +50,15 @@ async function start(): Promise<void> {
   }
   // The in-process webhook dispatcher (RUN_WORKER=false turns it off when separate `cli worker` processes deliver).
   const dispatcher = config.RUN_WORKER === false ? undefined : await startDispatcher(services);
+  // Connector jobs (VTEX order fetches, the Magento poller) run with it, under the same switch
+  // (`cli connectors worker` runs them on their own).
+  const connectorWorker = config.RUN_WORKER === false ? undefined : await startConnectorWorker(services);
+  // On the embedded database this also creates DATA_DIR/connector-encryption.key on the first start.
+  if (!connectorKeyring(config, services.db.kind)) {
+    logger.warn(
+      "CONNECTOR_ENCRYPTION_KEY is not set: connectors cannot be created until it is (required with DATABASE_URL)",
+    );
+  }
   logger.info(
     { port, database: services.db.kind, data_dir: embedded ? config.DATA_DIR : undefined },
     `cellvi-connect listening on http://localhost:${port} (developer portal: ${config.publicBaseUrl}/developers)`,
@@ -101,6 +112,7 @@ async function start(): Promise<void> {
     }
     // Webhook attempts in flight finish and are recorded; nothing new is claimed.
     await dispatcher?.stop();
+    await connectorWorker?.stop();
     await metricsServer?.close();
     await built.close();
     releaseLock();

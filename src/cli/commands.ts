@@ -5,6 +5,7 @@ import { allScopes, customerScopes, isScope, type Scope } from "../domain/keys/s
 import { type ApiKeyRecord, createApiKey, listApiKeys, revokeApiKey } from "../domain/keys/store.ts";
 import { createTenant, getTenant, listTenants } from "../domain/tenants/store.ts";
 import type { Services } from "../services.ts";
+import { connectorCommands } from "./connector-commands.ts";
 import { keyCommands } from "./key-commands.ts";
 import { lifecycleCommands } from "./lifecycle-commands.ts";
 
@@ -258,6 +259,7 @@ export const commands: CliCommand[] = [
   },
   ...lifecycleCommands,
   ...keyCommands,
+  ...connectorCommands,
 ];
 
 /** The command selected by the leading words of argv (longest match), and the rest of argv. */

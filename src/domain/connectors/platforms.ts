@@ -185,6 +185,11 @@ export type MagentoConfig = {
   credentials: z.infer<typeof MagentoCredentials>;
 };
 
+/** The URL a platform calls for this connector: what the API returns as `inbound_url`, ready to paste. */
+export function inboundUrl(baseUrl: string, platform: Platform, id: string): string {
+  return `${baseUrl}/v1/inbound/${platform}/${id}`;
+}
+
 /** A random token for a shared secret we generate (WooCommerce secret, hook headers): 192 bits, URL-safe. */
 export function generateToken(): string {
   return `cvh_${randomBytes(24).toString("base64url")}`;

@@ -3,9 +3,9 @@ import { z } from "@hono/zod-openapi";
 import type { JobRow } from "../../domain/connectors/jobs.ts";
 import {
   DefaultsSchema,
+  inboundUrl,
   MagentoCredentials,
   MagentoSettings,
-  type Platform,
   platforms,
   ShopifyCredentials,
   ShopifySettings,
@@ -152,10 +152,6 @@ export const CreatedConnectorSchema = ConnectorSchema.extend({
 export const ConnectorListSchema = z
   .object({ object: z.literal("list"), data: z.array(ConnectorSchema), has_more: z.literal(false) })
   .openapi("ConnectorList");
-
-export function inboundUrl(baseUrl: string, platform: Platform, id: string): string {
-  return `${baseUrl}/v1/inbound/${platform}/${id}`;
-}
 
 function setupSteps(row: ConnectorRow, url: string): string[] {
   const settings = row.settings;
