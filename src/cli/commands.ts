@@ -8,6 +8,7 @@ import type { Services } from "../services.ts";
 import { connectorCommands } from "./connector-commands.ts";
 import { keyCommands } from "./key-commands.ts";
 import { lifecycleCommands } from "./lifecycle-commands.ts";
+import { webhookCommands } from "./webhook-commands.ts";
 
 /** What a command prints: `json` with --json, `text` for people otherwise. */
 export interface CliResult {
@@ -259,6 +260,7 @@ export const commands: CliCommand[] = [
   },
   ...lifecycleCommands,
   ...keyCommands,
+  ...webhookCommands,
   ...connectorCommands,
 ];
 
