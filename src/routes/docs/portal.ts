@@ -115,13 +115,14 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
       c,
       renderPage({
         lang,
-        slug: "index",
+        // No page of that name exists in any language: the switch leads to the other language's home.
+        slug: "not-found",
         title: t.notFound,
         body: `<article><h1>${escapeHtml(t.notFound)}</h1><p><a href="${pageHref(lang, "index")}">${escapeHtml(t.notFoundText)}</a></p></article>`,
         library: guides(),
         cssHref: cssHref(),
         apiVersion,
-        availableIn: languages,
+        availableIn: [],
       }),
       404,
     );
