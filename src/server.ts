@@ -77,9 +77,10 @@ async function start(): Promise<void> {
   let stopping = false;
   /**
    * Graceful stop (SIGTERM from the orchestrator, Ctrl-C): the listening socket closes at once (new connections are
-   * refused, so a load balancer moves on), requests already received run to their end, then the pools close and
-   * the process exits 0. If draining takes longer than SHUTDOWN_TIMEOUT_MS the remaining connections are cut and
-   * the exit code is 1, so the cut is visible. A second signal stops waiting.
+   * refused, so a load balancer moves on) and the webhook dispatcher claims nothing more; requests already received
+   * and webhook attempts already started run to their end, then the pools close and the process exits 0. If
+   * draining takes longer than SHUTDOWN_TIMEOUT_MS the remaining connections are cut and the exit code is 1, so the
+   * cut is visible. A second signal stops waiting.
    */
   const stop = async (signal: string) => {
     if (stopping) {
@@ -103,15 +104,18 @@ async function start(): Promise<void> {
     const deadline = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), config.SHUTDOWN_TIMEOUT_MS);
     });
-    const outcome = await Promise.race([drained.then(() => "drained" as const), deadline]);
+    // The dispatcher stops claiming at once; its attempts in flight finish and are recorded, under the same deadline.
+    const deliveriesDrained = dispatcher?.stop() ?? Promise.resolve();
+    const outcome = await Promise.race([
+      Promise.all([drained, deliveriesDrained]).then(() => "drained" as const),
+      deadline,
+    ]);
     clearTimeout(timer);
     clearInterval(sweep);
     if (outcome === "timeout") {
       logger.warn("shutdown timeout: closing the connections still open");
       http.closeAllConnections();
     }
-    // Webhook attempts in flight finish and are recorded; nothing new is claimed.
-    await dispatcher?.stop();
     await connectorWorker?.stop();
     await metricsServer?.close();
     await built.close();

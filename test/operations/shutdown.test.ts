@@ -1,6 +1,9 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant } from "../../src/domain/tenants/store.ts";
+import { generateWebhookSecret } from "../../src/domain/webhooks/secrets.ts";
+import { createSubscription } from "../../src/domain/webhooks/subscriptions.ts";
 import { orderBody } from "../support/app.ts";
 import { openTestDb, type TestDb } from "../support/db.ts";
 import { type ServerProcess, startServerProcess } from "../support/server-process.ts";
@@ -69,10 +72,13 @@ describe("graceful shutdown of the Node server (real child process)", () => {
   let testDb: TestDb;
   let server: ServerProcess | undefined;
   let apiKey: string;
+  let tenantId: string;
 
   beforeAll(async () => {
     testDb = await openTestDb("postgres");
-    ({ apiKey } = await createTenant(testDb.db, { name: "Shutdown", mode: "test" }));
+    const created = await createTenant(testDb.db, { name: "Shutdown", mode: "test" });
+    apiKey = created.apiKey;
+    tenantId = created.tenant.id;
   });
   afterAll(async () => {
     server?.kill();
@@ -148,5 +154,69 @@ describe("graceful shutdown of the Node server (real child process)", () => {
     const stopped = await server.waitForLog((line) => line.msg === "stopped", "stopped");
     expect(stopped.outcome).toBe("timeout");
     server = undefined;
+  });
+
+  it("on SIGTERM lets a webhook attempt in flight finish and records it before exiting 0", async () => {
+    // A receiver that holds every delivery until the test lets it answer.
+    const held: ServerResponse[] = [];
+    let arrived: () => void = () => {};
+    const firstArrival = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const receiver = createServer((request: IncomingMessage, response: ServerResponse) => {
+      request.resume();
+      request.on("end", () => {
+        held.push(response);
+        arrived();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const address = receiver.address();
+    const receiverPort = typeof address === "object" && address ? address.port : 0;
+    try {
+      await createSubscription(
+        testDb.db,
+        { tenantId, mode: "test" },
+        {
+          url: `http://127.0.0.1:${receiverPort}/hook`,
+          events: ["ORDER_CREATED"],
+          secret: generateWebhookSecret(),
+        },
+      );
+      server = await startServerProcess({
+        DATABASE_URL: testDb.url!,
+        SHUTDOWN_TIMEOUT_MS: "60000",
+        WEBHOOK_ALLOW_PRIVATE_URLS: "true",
+      });
+      const created = await fetch(`http://127.0.0.1:${server.port}/v1/orders/create`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify(orderBody({ external_id: "SHUTDOWN-HOOK" })),
+      });
+      expect(created.status).toBe(201);
+      const order = (await created.json()) as { id: string };
+      // The in-process dispatcher has sent the ORDER_CREATED webhook; the receiver is holding it.
+      await firstArrival;
+
+      server.child.kill("SIGTERM");
+      await server.waitForLog((line) => String(line.msg).startsWith("shutting down"), "shutting down");
+      // Still running: it waits for the attempt's answer.
+      expect(server.child.exitCode).toBeNull();
+      for (const response of held) response.writeHead(204).end();
+
+      expect(await server.exited).toBe(0);
+      const { rows } = await testDb.db.query<{ status: string; attempts: number; last_status_code: number }>(
+        `select d.status, d.attempts, d.last_status_code from webhook_deliveries d
+           join events e on e.id = d.event_id
+          where e.order_id = $1 and e.type = 'ORDER_CREATED'`,
+        [order.id],
+      );
+      expect(rows).toEqual([{ status: "succeeded", attempts: 1, last_status_code: 204 }]);
+      server = undefined;
+    } finally {
+      for (const response of held) if (!response.writableEnded) response.destroy();
+      receiver.closeAllConnections();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 });
