@@ -25,6 +25,18 @@ describe("the guides", () => {
     }
   });
 
+  it("say the same in both languages: the same sections and the same commands", () => {
+    const [first, second] = languages;
+    for (const slug of library.slugs(first)) {
+      const a = library.get(first, slug)!;
+      const b = library.get(second, slug);
+      if (!b) continue;
+      expect(b.headings.length, `${slug}.md sections`).toBe(a.headings.length);
+      const bash = (guide: typeof a) => guide.codeBlocks.filter((block) => block.lang === "bash").length;
+      expect(bash(b), `${slug}.md bash blocks`).toBe(bash(a));
+    }
+  });
+
   it("document every error code, with the anchor that problem `type` URIs point at", () => {
     for (const lang of languages) {
       const errors = library.get(lang, "errors")!;
