@@ -47,6 +47,8 @@ interface Options {
   soakS: number;
   soakRate: number;
   profile: boolean;
+  /** DATABASE_POOL_MAX of the gateway (the service default is 10). */
+  pool: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -78,6 +80,7 @@ function parseOptions(argv: string[]): Options {
     soakS: numeric("soak-seconds", 300, 30),
     soakRate: numeric("soak-rate", 1_500, 1_500),
     profile: flag("profile"),
+    pool: numeric("pool", 10, 10),
   };
 }
 
@@ -146,6 +149,7 @@ async function main(): Promise<void> {
       TRACKING_RATE_LIMIT_PER_MINUTE: "1000000",
       WEBHOOK_ALLOW_PRIVATE_URLS: "true",
       METRICS_PORT: String(metricsPort),
+      DATABASE_POOL_MAX: String(options.pool),
     };
     const profileDir = join(root, "bench", "profiles");
     if (options.profile) mkdirSync(profileDir, { recursive: true });
@@ -162,7 +166,9 @@ async function main(): Promise<void> {
     const gatewayUrl = `http://127.0.0.1:${gateway.port}`;
     const http: HttpContext = {
       gatewayUrl,
+      gatewayPid,
       baselineUrl: `http://127.0.0.1:${baseline.port}`,
+      baselinePid: baseline.child.pid!,
       tenant: httpTenant,
       tracked,
       runs: options.runs,
@@ -270,8 +276,8 @@ function summarise(results: Record<string, unknown>): string {
   const lines: string[] = [];
   const verdict = (met: boolean) => (met ? "met" : "NOT met");
   type Http = {
-    baseline: { requestsPerSecond: number };
-    scenario: { requestsPerSecond: number; p50: number; p99: number };
+    baseline: { requestsPerSecond: number; cpuMicrosPerRequest: number | null };
+    scenario: { requestsPerSecond: number; p50: number; p99: number; cpuMicrosPerRequest: number | null };
     ratio: number;
     unexpected: number;
     target: string;
@@ -281,7 +287,7 @@ function summarise(results: Record<string, unknown>): string {
     if (!value) return;
     const r = value as Http;
     lines.push(
-      `${name}: ${r.scenario.requestsPerSecond} req/s (baseline ${r.baseline.requestsPerSecond}, ratio ${r.ratio}), p50 ${r.scenario.p50} ms, p99 ${r.scenario.p99} ms, unexpected ${r.unexpected}; target ${r.target}: ${verdict(r.met)}`,
+      `${name}: ${r.scenario.requestsPerSecond} req/s (baseline ${r.baseline.requestsPerSecond}, ratio ${r.ratio}), p50 ${r.scenario.p50} ms, p99 ${r.scenario.p99} ms, CPU ${r.scenario.cpuMicrosPerRequest} µs/req (baseline ${r.baseline.cpuMicrosPerRequest}), unexpected ${r.unexpected}; target ${r.target}: ${verdict(r.met)}`,
     );
   };
   http("1 keyed no-op", results.keyedNoop);

@@ -1,4 +1,5 @@
 import autocannon, { type AutocannonRequest } from "autocannon";
+import { cpuSecondsOf } from "./processes.ts";
 
 export function median(values: number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -30,6 +31,8 @@ export interface LoadTarget {
   idReplacement?: boolean;
   /** Status codes that count as the expected answer (2xx if not given). */
   expect?: number[];
+  /** The server's process id, to measure the CPU it spends per request. */
+  pid?: number;
 }
 
 export interface LoadRun {
@@ -41,6 +44,8 @@ export interface LoadRun {
   /** Responses with a status outside `expect`, plus socket errors and timeouts. */
   unexpected: number;
   statusCodes: Record<string, number>;
+  /** CPU time (user + system) of the server process per answered request, in µs. */
+  cpuMicrosPerRequest: number | null;
 }
 
 /**
@@ -51,6 +56,7 @@ export async function runLoad(
   target: LoadTarget,
   options: { connections: number; durationS: number; overallRate?: number },
 ): Promise<LoadRun> {
+  const cpuBefore = target.pid ? cpuSecondsOf(target.pid) : 0;
   const result = await autocannon({
     url: `${target.url}${target.path ?? ""}`,
     connections: options.connections,
@@ -64,6 +70,7 @@ export async function runLoad(
     ...(target.idReplacement ? { idReplacement: true } : {}),
     ...(options.overallRate ? { overallRate: options.overallRate } : {}),
   });
+  const cpuSeconds = target.pid ? cpuSecondsOf(target.pid) - cpuBefore : null;
   const statusCodes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats)) statusCodes[code] = count;
   const expected = new Set((target.expect ?? [200, 201, 204]).map(String));
@@ -78,13 +85,15 @@ export async function runLoad(
     total: answered,
     unexpected: answered - good + result.errors + result.timeouts,
     statusCodes,
+    cpuMicrosPerRequest:
+      cpuSeconds === null || answered === 0 ? null : round((cpuSeconds * 1e6) / answered, 0),
   };
 }
 
 export interface PairedResult {
   runs: { baseline: LoadRun; scenario: LoadRun }[];
-  baseline: { requestsPerSecond: number; p50: number; p99: number };
-  scenario: { requestsPerSecond: number; p50: number; p99: number };
+  baseline: { requestsPerSecond: number; p50: number; p99: number; cpuMicrosPerRequest: number | null };
+  scenario: { requestsPerSecond: number; p50: number; p99: number; cpuMicrosPerRequest: number | null };
   /** median(scenario req/s) / median(baseline req/s) */
   ratio: number;
   /** The ratio of each pair, to show the spread. */
@@ -118,13 +127,16 @@ export async function pairedRuns(
     }
     runs.push({ baseline: b, scenario: s });
     log(
-      `  run ${i + 1}/${options.runs}: baseline ${Math.round(b.requestsPerSecond)} req/s, scenario ${Math.round(s.requestsPerSecond)} req/s (p50 ${s.p50} ms, p99 ${s.p99} ms, unexpected ${s.unexpected})`,
+      `  run ${i + 1}/${options.runs}: baseline ${Math.round(b.requestsPerSecond)} req/s (${b.cpuMicrosPerRequest} µs CPU/req), scenario ${Math.round(s.requestsPerSecond)} req/s (${s.cpuMicrosPerRequest} µs CPU/req, p50 ${s.p50} ms, p99 ${s.p99} ms, unexpected ${s.unexpected})`,
     );
   }
   const summary = (pick: (run: { baseline: LoadRun; scenario: LoadRun }) => LoadRun) => ({
     requestsPerSecond: round(median(runs.map((run) => pick(run).requestsPerSecond)), 0),
     p50: median(runs.map((run) => pick(run).p50)),
     p99: median(runs.map((run) => pick(run).p99)),
+    cpuMicrosPerRequest: runs.some((run) => pick(run).cpuMicrosPerRequest === null)
+      ? null
+      : median(runs.map((run) => pick(run).cpuMicrosPerRequest ?? 0)),
   });
   const b = summary((run) => run.baseline);
   const s = summary((run) => run.scenario);

@@ -4,7 +4,9 @@ import { createOrderBody } from "../lib/setup.ts";
 
 export interface HttpContext {
   gatewayUrl: string;
+  gatewayPid: number;
   baselineUrl: string;
+  baselinePid: number;
   tenant: BenchTenant;
   tracked: { number: string; token: string }[];
   runs: number;
@@ -20,8 +22,8 @@ export interface HttpScenarioResult extends PairedResult {
   met: boolean;
 }
 
-export function baselineTarget(url: string): LoadTarget {
-  return { url, path: "/", expect: [200] };
+export function baselineTarget(url: string, pid: number): LoadTarget {
+  return { url, pid, path: "/", expect: [200] };
 }
 
 /**
@@ -30,9 +32,12 @@ export function baselineTarget(url: string): LoadTarget {
  * handler. `GET /v1/orders/{id}` with an id that is not a UUID is exactly that: the handler answers 404 before any
  * query (ids are UUIDs, so nothing else can match), after auth and the limiter have run.
  */
-export function keyedNoopTarget(context: Pick<HttpContext, "gatewayUrl" | "tenant">): LoadTarget {
+export function keyedNoopTarget(
+  context: Pick<HttpContext, "gatewayUrl" | "gatewayPid" | "tenant">,
+): LoadTarget {
   return {
     url: context.gatewayUrl,
+    pid: context.gatewayPid,
     path: "/v1/orders/bench-not-an-order-id",
     headers: { authorization: `Bearer ${context.tenant.apiKey}` },
     expect: [404],
@@ -40,9 +45,12 @@ export function keyedNoopTarget(context: Pick<HttpContext, "gatewayUrl" | "tenan
 }
 
 /** Scenario 2: the public tracking page (per-address limiter, one order read and its history). */
-export function trackingTarget(context: Pick<HttpContext, "gatewayUrl" | "tracked">): LoadTarget {
+export function trackingTarget(
+  context: Pick<HttpContext, "gatewayUrl" | "gatewayPid" | "tracked">,
+): LoadTarget {
   return {
     url: context.gatewayUrl,
+    pid: context.gatewayPid,
     requests: context.tracked.map((order) => ({
       method: "GET",
       path: `/v1/tracking/${order.number}?token=${order.token}`,
@@ -52,9 +60,12 @@ export function trackingTarget(context: Pick<HttpContext, "gatewayUrl" | "tracke
 }
 
 /** Scenario 3: order creation with an Idempotency-Key, each request a new order (ids replaced per request). */
-export function createOrderTarget(context: Pick<HttpContext, "gatewayUrl" | "tenant">): LoadTarget {
+export function createOrderTarget(
+  context: Pick<HttpContext, "gatewayUrl" | "gatewayPid" | "tenant">,
+): LoadTarget {
   return {
     url: context.gatewayUrl,
+    pid: context.gatewayPid,
     path: "/v1/orders/create",
     method: "POST",
     headers: {
@@ -69,7 +80,7 @@ export function createOrderTarget(context: Pick<HttpContext, "gatewayUrl" | "ten
 }
 
 async function paired(context: HttpContext, target: LoadTarget): Promise<PairedResult> {
-  return pairedRuns(baselineTarget(context.baselineUrl), target, context, context.log);
+  return pairedRuns(baselineTarget(context.baselineUrl, context.baselinePid), target, context, context.log);
 }
 
 export async function scenarioKeyedNoop(context: HttpContext): Promise<HttpScenarioResult> {
