@@ -49,7 +49,9 @@ export function createWebhookSender(config: Config) {
   const allowPrivate = config.WEBHOOK_ALLOW_PRIVATE_URLS;
   return createHttpWebhookSender({
     checkAddress: (address) => blockedAddressReason(address, { allowPrivate }),
-    maxSocketsPerHost: Math.max(config.WEBHOOK_ENDPOINT_CONCURRENCY, 16),
+    // The dispatcher bounds concurrency (per process and per endpoint); the agent must not queue requests behind
+    // it, or an attempt could time out before it was even sent.
+    maxSocketsPerHost: config.WEBHOOK_CONCURRENCY,
   });
 }
 

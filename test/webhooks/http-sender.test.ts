@@ -1,4 +1,4 @@
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHttpWebhookSender } from "../../src/adapters/sender/http.ts";
 import { createRecordingWebhookSender } from "../../src/adapters/sender/recording.ts";
@@ -98,6 +98,47 @@ describe("the HTTP webhook sender", () => {
   it("resolves host names for the subscription check", async () => {
     expect(await lenient.resolveHost("localhost")).toContain("127.0.0.1");
     await expect(lenient.resolveHost("does-not-exist.invalid")).rejects.toThrow();
+  });
+});
+
+describe("the HTTP webhook sender on a kept-alive connection the receiver drops", () => {
+  it("sends once more on a fresh connection when a reused socket is reset before any answer", async () => {
+    // A bare HTTP server: it answers the first request of each connection and resets the connection on the second,
+    // as a receiver closing an idle keep-alive connection at the moment we reuse it would.
+    let connections = 0;
+    let requests = 0;
+    const server = createServer((socket: Socket) => {
+      connections++;
+      let seen = 0;
+      let buffered = "";
+      socket.on("data", (chunk) => {
+        buffered += chunk.toString();
+        const end = buffered.indexOf("\r\n\r\n");
+        if (end === -1) return;
+        const length = Number(/content-length: (\d+)/i.exec(buffered)?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        buffered = buffered.slice(end + 4 + length);
+        requests++;
+        seen++;
+        if (seen === 2) socket.resetAndDestroy();
+        else socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+      });
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    const sender = createHttpWebhookSender({ checkAddress: () => null });
+    const request = { url: `http://127.0.0.1:${port}/h`, headers: {}, body: "{}", timeoutMs: 2_000 };
+    try {
+      expect(await sender.send(request)).toMatchObject({ kind: "response", status: 200 });
+      expect(await sender.send(request)).toMatchObject({ kind: "response", status: 200 });
+      expect(connections).toBe(2);
+      expect(requests).toBe(3);
+    } finally {
+      await sender.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

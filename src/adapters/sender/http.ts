@@ -124,55 +124,79 @@ export function createHttpWebhookSender(options: HttpSenderOptions): WebhookSend
         }
         const isHttps = url.protocol === "https:";
         const transport = isHttps ? https : http;
+        const agent = isHttps ? httpsAgent : httpAgent;
         const body = Buffer.from(request.body, "utf8");
+        const deadline = started + request.timeoutMs;
         let settled = false;
-        let timedOut = false;
         const finish = (result: SendResult) => {
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
           resolve(result);
         };
-        const req = transport.request(url, {
-          method: "POST",
-          agent: isHttps ? httpsAgent : httpAgent,
-          headers: { ...request.headers, "content-length": String(body.length) },
-        });
-        const timer = setTimeout(() => {
-          timedOut = true;
-          req.destroy(new Error("timeout"));
-        }, request.timeoutMs);
-        req.on("error", (error: NodeJS.ErrnoException) => {
-          finish({ ...describe(error, request.timeoutMs, timedOut), durationMs: elapsed() });
-        });
-        req.on("response", (res) => {
-          const chunks: Buffer[] = [];
-          let kept = 0;
-          let total = 0;
-          res.on("data", (chunk: Buffer) => {
-            total += chunk.length;
-            if (kept < responseBodyKeep) {
-              chunks.push(chunk);
-              kept += chunk.length;
-            }
-            if (total > responseBodyMax) res.destroy();
+
+        const exchange = (mayRetryStaleSocket: boolean) => {
+          let timedOut = false;
+          let answered = false;
+          const req = transport.request(url, {
+            method: "POST",
+            agent,
+            headers: { ...request.headers, "content-length": String(body.length) },
           });
-          const done = () => {
-            const retryAfter = res.headers["retry-after"];
-            finish({
-              kind: "response",
-              status: res.statusCode ?? 0,
-              retryAfter: typeof retryAfter === "string" ? retryAfter : null,
-              body: Buffer.concat(chunks).subarray(0, responseBodyKeep).toString("utf8"),
-              durationMs: elapsed(),
+          const timer = setTimeout(
+            () => {
+              timedOut = true;
+              req.destroy(new Error("timeout"));
+            },
+            Math.max(1, deadline - performance.now()),
+          );
+          req.on("error", (error: NodeJS.ErrnoException) => {
+            clearTimeout(timer);
+            // A kept-alive socket the receiver closed just as we reused it: the request never reached its
+            // handler. Node's documented remedy is to send it again on a fresh connection, once.
+            if (
+              mayRetryStaleSocket &&
+              !timedOut &&
+              !answered &&
+              req.reusedSocket &&
+              error.code === "ECONNRESET"
+            ) {
+              exchange(false);
+              return;
+            }
+            finish({ ...describe(error, request.timeoutMs, timedOut), durationMs: elapsed() });
+          });
+          req.on("response", (res) => {
+            answered = true;
+            const chunks: Buffer[] = [];
+            let kept = 0;
+            let total = 0;
+            res.on("data", (chunk: Buffer) => {
+              total += chunk.length;
+              if (kept < responseBodyKeep) {
+                chunks.push(chunk);
+                kept += chunk.length;
+              }
+              if (total > responseBodyMax) res.destroy();
             });
-          };
-          res.on("end", done);
-          // The status line is the answer; a body cut short (too long, reset) does not change it.
-          res.on("close", done);
-          res.on("error", () => {});
-        });
-        req.end(body);
+            const done = () => {
+              clearTimeout(timer);
+              const retryAfter = res.headers["retry-after"];
+              finish({
+                kind: "response",
+                status: res.statusCode ?? 0,
+                retryAfter: typeof retryAfter === "string" ? retryAfter : null,
+                body: Buffer.concat(chunks).subarray(0, responseBodyKeep).toString("utf8"),
+                durationMs: elapsed(),
+              });
+            };
+            res.on("end", done);
+            // The status line is the answer; a body cut short (too long, reset, timed out) does not change it.
+            res.on("close", done);
+            res.on("error", () => {});
+          });
+          req.end(body);
+        };
+        exchange(true);
       });
     },
     resolveHost(hostname) {
