@@ -33,17 +33,17 @@ export const bodyRules: BodyRule[] = [
   { path: /^\/v1\/inbound\//, mediaTypes: ["application/json"], maxBytes: mebibytes(5) },
   { path: /^\/v1\/orders\/batch$/, mediaTypes: ["application/json"], maxBytes: mebibytes(16) },
   {
-    path: /^\/v1\/orders\/imports\/csv$/,
+    path: /^\/v1\/imports\/csv$/,
     mediaTypes: ["text/csv"],
     maxBytes: mebibytes(1024),
     streamed: true,
   },
   {
-    path: /^\/v1\/orders\/imports\/sap-idoc$/,
+    path: /^\/v1\/imports\/sap-idoc$/,
     mediaTypes: ["application/xml", "text/xml"],
     maxBytes: mebibytes(16),
   },
-  { path: /^\/v1\/orders\/imports\/dynamics$/, mediaTypes: ["application/json"], maxBytes: mebibytes(16) },
+  { path: /^\/v1\/imports\/dynamics$/, mediaTypes: ["application/json"], maxBytes: mebibytes(16) },
 ];
 
 const jsonTypes = ["application/json"];

@@ -40,7 +40,7 @@ function streamImport(port: number, apiKey: string, t: TestContext): Promise<Str
       host: "127.0.0.1",
       port,
       method: "POST",
-      path: "/v1/orders/imports/csv",
+      path: "/v1/imports/csv",
       headers: {
         authorization: `Bearer ${apiKey}`,
         "content-type": "text/csv",
@@ -181,7 +181,7 @@ describe.each(dbKinds)("a 50,000-row CSV on %s", (kind) => {
         notes: 'Llamar, "urgente" 7',
       },
     ]);
-    const record = await (await t.request(`/v1/orders/imports/${summary.id}`, { key: apiKey })).json();
+    const record = await (await t.request(`/v1/imports/${summary.id}`, { key: apiKey })).json();
     expect(record).toMatchObject({
       status: "completed",
       rows_processed: totalRows,

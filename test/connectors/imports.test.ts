@@ -113,7 +113,7 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
 
   describe("CSV", () => {
     function postCsv(body: string, options: { query?: string; accept?: string } = {}) {
-      return t.request(`/v1/orders/imports/csv${options.query ?? ""}`, {
+      return t.request(`/v1/imports/csv${options.query ?? ""}`, {
         method: "POST",
         key,
         body,
@@ -189,7 +189,7 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
         [second.id],
       );
       expect(rows).toEqual([{ actor: "import:csv" }]);
-      const record = await (await t.request(`/v1/orders/imports/${importId}`, { key })).json();
+      const record = await (await t.request(`/v1/imports/${importId}`, { key })).json();
       expect(record).toMatchObject({
         status: "completed",
         rows_processed: 3,
@@ -247,7 +247,7 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
         message: 'the required column "city" is missing',
       });
       expect(await countRows(t, "orders", "external_id = 'X-1'")).toBe(0);
-      const json = await t.request("/v1/orders/imports/csv", { method: "POST", key, json: { a: 1 } });
+      const json = await t.request("/v1/imports/csv", { method: "POST", key, json: { a: 1 } });
       expect(json.status).toBe(415);
     });
 
@@ -281,7 +281,7 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
 
   describe("SAP IDoc and Dynamics", () => {
     it("imports the ORDERS05 fixture field by field", async () => {
-      const response = await t.request("/v1/orders/imports/sap-idoc", {
+      const response = await t.request("/v1/imports/sap-idoc", {
         method: "POST",
         key,
         body: fixtureText("sap/orders05-idoc.xml"),
@@ -319,7 +319,7 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
           ship_to: "0000100777",
         },
       });
-      const resent = await t.request("/v1/orders/imports/sap-idoc", {
+      const resent = await t.request("/v1/imports/sap-idoc", {
         method: "POST",
         key,
         body: fixtureText("sap/orders05-idoc.xml").replace("0000000004711001", "0000000004711002"),
@@ -329,7 +329,7 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
     });
 
     it("refuses XML that is not an IDoc with where it broke", async () => {
-      const response = await t.request("/v1/orders/imports/sap-idoc", {
+      const response = await t.request("/v1/imports/sap-idoc", {
         method: "POST",
         key,
         body: "<ORDERS05>\n<IDOC>\n</ORDERS05>",
@@ -343,7 +343,7 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
 
     it("imports the Business Central salesOrder, and OData collections item by item", async () => {
       const fixture = JSON.parse(fixtureText("dynamics/business-central-sales-order.json")) as Json;
-      const response = await t.request("/v1/orders/imports/dynamics", { method: "POST", key, json: fixture });
+      const response = await t.request("/v1/imports/dynamics", { method: "POST", key, json: fixture });
       const body = await response.json();
       expect(body).toMatchObject({ format: "dynamics", status: "completed", created: 1 });
       const order = await (await t.request(`/v1/orders/${body.results[0].order_id}`, { key })).json();
@@ -373,7 +373,7 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
 
       const second = { ...fixture, number: "S-ORD101046", shipToCity: "" };
       const collection = await (
-        await t.request("/v1/orders/imports/dynamics", {
+        await t.request("/v1/imports/dynamics", {
           method: "POST",
           key,
           json: { value: [fixture, second] },

@@ -25,13 +25,13 @@ ERP-2026-0001,Sofía Castaño,+573001112233,sofia@example.com,Calle 72 # 10-34,P
 
 export const importCsvRoute = createRoute({
   method: "post",
-  path: "/v1/orders/imports/csv",
+  path: "/v1/imports/csv",
   tags: ["Orders"],
   operationId: "importOrdersCsv",
   summary: "Import orders from a CSV file",
   description: `RFC 4180 CSV in UTF-8 with a header row; one row is one order. Columns (any order, case-insensitive): \`${csvHeaderLine}\`. Required: external_id, recipient_name, recipient_phone, address_line1, city, country, weight_kg (unless \`default_weight_kg\` is given). \`weight_kg\` is the order's total weight, split evenly over \`packages\` parcels.
 
-The file is read as it arrives and never held whole in memory, so files of hundreds of thousands of rows are fine. Rows are created in transactions of ${csvChunkRows}, and the response streams while the upload is read: with \`Accept: application/x-ndjson\` one line per row (\`{"type":"row",...}\`), a \`{"type":"progress",...}\` line after each ${csvChunkRows} rows and a final \`{"type":"import",...}\` line; otherwise one JSON object (the import with all \`results\`). A header problem is a 400 before anything is created. A file that breaks off (an unclosed quote, a dropped connection) ends with \`status: "aborted"\` and an \`error\`; the rows reported before it stay created, and sending the file again is safe (existing external_ids come back as \`duplicate\`). Follow a running import from elsewhere with \`GET /v1/orders/imports/{id}\` (the id is in the \`X-Import-Id\` header).`,
+The file is read as it arrives and never held whole in memory, so files of hundreds of thousands of rows are fine. Rows are created in transactions of ${csvChunkRows}, and the response streams while the upload is read: with \`Accept: application/x-ndjson\` one line per row (\`{"type":"row",...}\`), a \`{"type":"progress",...}\` line after each ${csvChunkRows} rows and a final \`{"type":"import",...}\` line; otherwise one JSON object (the import with all \`results\`). A header problem is a 400 before anything is created. A file that breaks off (an unclosed quote, a dropped connection) ends with \`status: "aborted"\` and an \`error\`; the rows reported before it stay created, and sending the file again is safe (existing external_ids come back as \`duplicate\`). Follow a running import from elsewhere with \`GET /v1/imports/{id}\` (the id is in the \`X-Import-Id\` header).`,
   security: [{ ApiKey: [] }],
   middleware: [authenticate("orders:write")] as const,
   request: {
@@ -178,7 +178,7 @@ export function registerImportCsv(app: App): void {
       headers: {
         "content-type": ndjson ? "application/x-ndjson; charset=utf-8" : "application/json; charset=utf-8",
         "x-import-id": record.id,
-        location: `/v1/orders/imports/${record.id}`,
+        location: `/v1/imports/${record.id}`,
       },
     });
     return response as never;

@@ -9,7 +9,7 @@ export const maxDynamicsOrders = 1000;
 
 export const importDynamicsRoute = createRoute({
   method: "post",
-  path: "/v1/orders/imports/dynamics",
+  path: "/v1/imports/dynamics",
   tags: ["Orders"],
   operationId: "importOrdersDynamics",
   summary: "Import Dynamics 365 Business Central sales orders",

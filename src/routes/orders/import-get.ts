@@ -13,7 +13,7 @@ const Params = z.object({
 
 export const getImportRoute = createRoute({
   method: "get",
-  path: "/v1/orders/imports/{id}",
+  path: "/v1/imports/{id}",
   tags: ["Orders"],
   operationId: "getImport",
   summary: "Follow a file import",

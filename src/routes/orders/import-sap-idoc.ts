@@ -7,7 +7,7 @@ import { ImportQuery, ImportWithResultsSchema, importDefaults, importDocument } 
 
 export const importSapIdocRoute = createRoute({
   method: "post",
-  path: "/v1/orders/imports/sap-idoc",
+  path: "/v1/imports/sap-idoc",
   tags: ["Orders"],
   operationId: "importOrdersSapIdoc",
   summary: "Import SAP IDoc ORDERS05 (XML)",
