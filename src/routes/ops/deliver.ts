@@ -29,7 +29,7 @@ export const deliverRoute = createRoute({
           schema: DeliverSchema,
           example: {
             received_by: "Valentina Gómez",
-            delivered_at: "2026-11-28T15:12:40Z",
+            delivered_at: "2026-11-27T15:12:40Z",
             proof_url: "https://files.cellvi.com/pod/9f2c1a.jpg",
           },
         },

@@ -33,8 +33,8 @@ export const positionsRoute = createRoute({
           schema: PositionsSchema,
           example: {
             positions: [
-              { latitude: 4.6402, longitude: -74.0631, recorded_at: "2026-11-28T15:03:35Z" },
-              { latitude: 4.6489, longitude: -74.0617, recorded_at: "2026-11-28T15:04:05Z" },
+              { latitude: 4.6402, longitude: -74.0631, recorded_at: "2026-11-27T15:03:35Z" },
+              { latitude: 4.6489, longitude: -74.0617, recorded_at: "2026-11-27T15:04:05Z" },
             ],
           },
         },
