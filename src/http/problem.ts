@@ -33,17 +33,33 @@ export interface FieldError {
   message: string;
 }
 
-/** An expected failure, thrown by middleware and route handlers and rendered by the app's error handler. */
+/**
+ * An expected failure, thrown by middleware and route handlers and rendered by the app's error handler.
+ *
+ * It carries no stack trace: it is rendered, never logged, and capturing one cost about 5 % of the CPU of a
+ * request answered 401, 404 or 429 (the answers a client hammering the API gets).
+ */
 export class ApiError extends Error {
   readonly status: number;
+  readonly code: ErrorCode;
+  readonly detail: string | undefined;
+  readonly extra: Record<string, unknown> & { errors?: FieldError[] };
+  readonly headers: Record<string, string>;
   constructor(
-    readonly code: ErrorCode,
-    readonly detail?: string,
-    readonly extra: Record<string, unknown> & { errors?: FieldError[] } = {},
-    readonly headers: Record<string, string> = {},
+    code: ErrorCode,
+    detail?: string,
+    extra: Record<string, unknown> & { errors?: FieldError[] } = {},
+    headers: Record<string, string> = {},
   ) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(detail ?? errorCatalog[code].title);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = "ApiError";
+    this.code = code;
+    this.detail = detail;
+    this.extra = extra;
+    this.headers = headers;
     this.status = errorCatalog[code].status;
   }
 }
