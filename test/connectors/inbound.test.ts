@@ -143,6 +143,37 @@ describe.each(dbKinds)("Shopify and WooCommerce webhooks on %s", (kind) => {
     expect(rows).toEqual([{ attempts: 2 }]);
   });
 
+  it("creates one order when the same delivery, or the same order, arrives many times at once", async () => {
+    const order = fixtureJson<Json>("shopify/orders-create.json");
+    order.id = 5861234560001;
+    const body = JSON.stringify(order);
+    const sameDelivery = await Promise.all(
+      Array.from({ length: 6 }, () => sendShopify(body, { "x-shopify-webhook-id": "burst-1" })),
+    );
+    const sameOrder = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => sendShopify(body, { "x-shopify-webhook-id": `burst-other-${i}` })),
+    );
+    const acks = await Promise.all([...sameDelivery, ...sameOrder].map((response) => response.json()));
+    expect(acks.every((ack) => ack.received === true)).toBe(true);
+    expect(acks.filter((ack) => ack.status === "created")).toHaveLength(6);
+    expect(acks.filter((ack) => ack.status === "created" && ack.replayed === false)).toHaveLength(1);
+    expect(acks.filter((ack) => ack.status === "duplicate")).toHaveLength(4);
+    expect(new Set(acks.map((ack) => ack.order_id)).size).toBe(1);
+    expect(await countRows(t, "orders", "external_id = 'shopify:5861234560001'")).toBe(1);
+    expect(
+      await countRows(
+        t,
+        "events e join orders o on o.id = e.order_id",
+        "o.external_id = 'shopify:5861234560001'",
+      ),
+    ).toBe(1);
+    const { rows } = await t.services.db.query<{ attempts: number }>(
+      "select attempts from connector_deliveries where delivery_key = 'burst-1'",
+    );
+    expect(rows).toEqual([{ attempts: 6 }]);
+    await t.services.db.query("delete from orders where external_id = 'shopify:5861234560001'");
+  });
+
   it("records another delivery of the same order as a duplicate of the existing order", async () => {
     const again = await sendShopify(fixture, { "x-shopify-webhook-id": "another-delivery-id" });
     const ack = await again.json();

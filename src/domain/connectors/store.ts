@@ -102,7 +102,7 @@ export async function getConnector(
 
 /**
  * The connector an inbound URL names. The platform is not a tenant: it knows only the URL, and proves itself by
- * the connector's secret, which is checked next. `forUpdate` is not needed: deliveries lock their own rows.
+ * the connector's secret, which the caller checks next.
  */
 export async function getConnectorById(db: Queryable, id: string): Promise<ConnectorRow | null> {
   if (!isUuid(id)) return null;

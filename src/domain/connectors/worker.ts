@@ -187,6 +187,18 @@ async function runMagentoPoll(
         }
         const advanceTo = heldAt === null ? id : Math.max(persisted, heldAt - 1);
         await db.transaction(async (tx) => {
+          // Orders after one held for payment are read again on later polls: seen ones are not deliveries again.
+          const seenBefore = await tx.query<{ status: string }>(
+            "select status from connector_deliveries where connector_id = $1 and delivery_key = $2",
+            [connector.id, `order:${id}`],
+          );
+          if (seenBefore.rows[0] && seenBefore.rows[0].status !== "rejected") {
+            await tx.query(
+              "update connectors set poll_cursor = greatest(coalesce(poll_cursor, 0), $2) where id = $1",
+              [connector.id, advanceTo],
+            );
+            return;
+          }
           const claim = await claimDelivery(tx, connector, `order:${id}`, "poll");
           if (claim.isNew || claim.row.status === "rejected") {
             const outcome = mapMagentoOrder(item, {

@@ -144,9 +144,9 @@ export async function importDocument(
     for await (const chunk of chunked(items, 100)) {
       const chunkResults = await createChunk(services.db, scope, chunk, `import:${format}`);
       count(counters, chunkResults);
-      const invalid = chunkResults
-        .filter((r) => r.status === "invalid")
-        .map((r) => ({ ...location(r), errors: r.status === "invalid" ? r.errors : [] }));
+      const invalid = chunkResults.flatMap((r) =>
+        r.status === "invalid" ? [{ ...location(r), errors: r.errors }] : [],
+      );
       await recordImportProgress(services.db, record.id, counters, bytes, invalid);
       for (const result of chunkResults) results.push(publicResult(services.config.publicBaseUrl, result));
     }
