@@ -942,7 +942,7 @@ export interface Operations {
   };
   /** Import SAP IDoc ORDERS05 (XML)
    *
-   * `POST /v1/orders/imports/sap-idoc` */
+   * `POST /v1/imports/sap-idoc` */
   importOrdersSapIdoc: {
     input: {
       query?: {
@@ -958,7 +958,7 @@ export interface Operations {
   };
   /** Import Dynamics 365 Business Central sales orders
    *
-   * `POST /v1/orders/imports/dynamics` */
+   * `POST /v1/imports/dynamics` */
   importOrdersDynamics: {
     input: {
       query?: {
@@ -975,7 +975,7 @@ export interface Operations {
   };
   /** Import orders from a CSV file
    *
-   * `POST /v1/orders/imports/csv` */
+   * `POST /v1/imports/csv` */
   importOrdersCsv: {
     input: {
       query?: {
@@ -991,7 +991,7 @@ export interface Operations {
   };
   /** Follow a file import
    *
-   * `GET /v1/orders/imports/{id}` */
+   * `GET /v1/imports/{id}` */
   getImport: {
     input: {
       params: {
@@ -1506,28 +1506,23 @@ export const operations = {
   },
   importOrdersSapIdoc: {
     method: "POST",
-    path: "/v1/orders/imports/sap-idoc",
+    path: "/v1/imports/sap-idoc",
     idempotent: false,
     acceptsIdempotencyKey: false,
   },
   importOrdersDynamics: {
     method: "POST",
-    path: "/v1/orders/imports/dynamics",
+    path: "/v1/imports/dynamics",
     idempotent: false,
     acceptsIdempotencyKey: false,
   },
   importOrdersCsv: {
     method: "POST",
-    path: "/v1/orders/imports/csv",
+    path: "/v1/imports/csv",
     idempotent: false,
     acceptsIdempotencyKey: false,
   },
-  getImport: {
-    method: "GET",
-    path: "/v1/orders/imports/{id}",
-    idempotent: true,
-    acceptsIdempotencyKey: false,
-  },
+  getImport: { method: "GET", path: "/v1/imports/{id}", idempotent: true, acceptsIdempotencyKey: false },
   getTracking: {
     method: "GET",
     path: "/v1/tracking/{tracking_number}",
