@@ -81,6 +81,9 @@ export const keyCommands: CliCommand[] = [
       if (result.kind === "not_found") throw new CliError(`No key with id ${keyId}`);
       if (result.kind === "inactive")
         throw new CliError(`Key ${keyId} is revoked or expired: create a new one`);
+      if (result.kind === "already_rotated") {
+        throw new CliError(`Key ${keyId} was already rotated; rotate its successor ${result.old.replaced_by}`);
+      }
       services.keyVerifier.invalidateKey(result.old.id);
       const until = result.old.revoked_at ?? result.old.expires_at;
       return {

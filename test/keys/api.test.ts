@@ -159,6 +159,10 @@ describe.each(dbKinds)("API key management over HTTP on %s", (kind) => {
     } finally {
       clock.advance(-601_000);
     }
+    // A key has one successor: rotating it again during its grace period is a conflict.
+    const twice = await post(`/v1/keys/${old.id}/rotate`, apiKey, {});
+    expect(twice.status).toBe(409);
+    expect((await twice.json()).replaced_by).toBe(rotated.id);
     // An expired or revoked key cannot be rotated (it would resurrect access).
     const revoked = await (await post("/v1/keys", apiKey, {})).json();
     await post(`/v1/keys/${revoked.id}/revoke`, apiKey);

@@ -158,7 +158,8 @@ export const maxRotationGraceSeconds = 30 * 24 * 3600;
 export type RotateResult =
   | { kind: "rotated"; old: ApiKeyRecord; key: ApiKeyRecord; apiKey: string }
   | { kind: "not_found" }
-  | { kind: "inactive"; old: ApiKeyRecord };
+  | { kind: "inactive"; old: ApiKeyRecord }
+  | { kind: "already_rotated"; old: ApiKeyRecord };
 
 /**
  * Issues a new key with the old one's tenant, mode, name, scopes, limit and expiry, and lets the old one work for
@@ -188,6 +189,8 @@ export async function rotateApiKey(
     const old = rows[0];
     if (!old) return { kind: "not_found" };
     if (old.revoked_at || (old.expires_at && old.expires_at <= options.now)) return { kind: "inactive", old };
+    // One successor per key: rotating a key in its grace period again would mint keys without bound.
+    if (old.replaced_by) return { kind: "already_rotated", old };
     const { key, apiKey } = await createApiKey(tx, {
       tenantId: old.tenant_id,
       mode: old.mode,

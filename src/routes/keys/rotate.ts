@@ -77,6 +77,13 @@ export function registerRotateKey(app: App): void {
     if (result.kind === "inactive") {
       throw new ApiError("conflict", "This key is revoked or expired: create a new key instead.");
     }
+    if (result.kind === "already_rotated") {
+      throw new ApiError(
+        "conflict",
+        `This key was already rotated (its successor is ${result.old.replaced_by}): rotate that one instead.`,
+        { replaced_by: result.old.replaced_by },
+      );
+    }
     keyVerifier.invalidateKey(result.old.id);
     return c.json(
       { ...toApiKey(result.key, now), api_key: result.apiKey, previous_key: toApiKey(result.old, now) },
