@@ -49,6 +49,10 @@ interface Options {
   profile: boolean;
   /** DATABASE_POOL_MAX of the gateway (the service default is 10). */
   pool: number;
+  /** Another checkout (e.g. a worktree of an earlier commit) whose gateway and migrations to measure. */
+  gatewayRoot: string;
+  /** Names the results file: bench/results/<full|quick>-<label>.json. */
+  label: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -65,6 +69,8 @@ function parseOptions(argv: string[]): Options {
     if (given !== undefined && !(parsed > 0)) throw new Error(`--${name} must be a positive number`);
     return given === undefined ? (quick ? fast : full) : parsed;
   };
+  const label = value("label") ?? "latest";
+  if (!/^[a-z0-9-]{1,40}$/.test(label)) throw new Error("--label: lowercase letters, digits and dashes");
   const scenarios = new Set((value("scenarios") ?? "1,2,3,4,5,6").split(",").map((s) => Number(s.trim())));
   for (const s of scenarios) if (!(s >= 1 && s <= 6)) throw new Error(`unknown scenario ${s} (1-6)`);
   return {
@@ -81,6 +87,8 @@ function parseOptions(argv: string[]): Options {
     soakRate: numeric("soak-rate", 1_500, 1_500),
     profile: flag("profile"),
     pool: numeric("pool", 10, 10),
+    gatewayRoot: value("gateway-root") ?? root,
+    label,
   };
 }
 
@@ -130,7 +138,7 @@ async function main(): Promise<void> {
     `bench: ${machine.cpus} CPUs (${machine.cpuModel}), load average ${machine.loadAverageAtStart.join(" ")}`,
   );
 
-  const database = await createBenchDatabase(adminUrl);
+  const database = await createBenchDatabase(adminUrl, options.gatewayRoot);
   const results: Record<string, unknown> = {};
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
@@ -156,6 +164,7 @@ async function main(): Promise<void> {
     const gateway = await startGateway(
       gatewayEnv,
       options.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [],
+      options.gatewayRoot,
     );
     let gatewayStopped = false;
     cleanups.push(async () => {
@@ -246,6 +255,7 @@ async function main(): Promise<void> {
         receiver,
         deliveries: options.deliveries,
         runs: options.throughputRuns,
+        gatewayRoot: options.gatewayRoot,
         log,
       });
     }
@@ -265,7 +275,7 @@ async function main(): Promise<void> {
   };
   const dir = join(root, "bench", "results");
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${options.quick ? "quick" : "full"}-latest.json`);
+  const file = join(dir, `${options.quick ? "quick" : "full"}-${options.label}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   log(`bench: results in ${file}`);
   process.stdout.write(`${summarise(results)}\n`);

@@ -80,10 +80,14 @@ export async function startBaseline(): Promise<Managed> {
  * they are still produced, serialised and written, as in production, but nobody reads them here. Extra Node flags
  * (`--cpu-prof`) come through `nodeFlags`.
  */
-export async function startGateway(env: Record<string, string>, nodeFlags: string[] = []): Promise<Managed> {
+export async function startGateway(
+  env: Record<string, string>,
+  nodeFlags: string[] = [],
+  gatewayRoot = root,
+): Promise<Managed> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "src/server.ts"], {
-    cwd: root,
+    cwd: gatewayRoot,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",
@@ -100,9 +104,9 @@ export async function startGateway(env: Record<string, string>, nodeFlags: strin
 }
 
 /** A webhook dispatcher process (`cli worker`), as production runs extra workers. */
-export function startWorker(env: Record<string, string>): Managed {
+export function startWorker(env: Record<string, string>, gatewayRoot = root): Managed {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "worker"], {
-    cwd: root,
+    cwd: gatewayRoot,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",

@@ -1,5 +1,6 @@
+import { join } from "node:path";
 import pg from "pg";
-import { migrate } from "../../src/adapters/db/migrate.ts";
+import { loadMigrations, migrate } from "../../src/adapters/db/migrate.ts";
 import { openPostgresDb } from "../../src/adapters/db/postgres.ts";
 import type { Db } from "../../src/adapters/db/types.ts";
 import type { CreateOrderInput } from "../../src/domain/orders/schemas.ts";
@@ -13,7 +14,8 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+/** `gatewayRoot`: the checkout whose migrations shape the schema (another commit's, for a before/after run). */
+export async function createBenchDatabase(adminUrl: string, gatewayRoot?: string): Promise<BenchDatabase> {
   const name = `cellvi_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -22,7 +24,10 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const db = await openPostgresDb(url.toString(), { poolMax: 4 });
-  await migrate(db);
+  await migrate(
+    db,
+    gatewayRoot ? await loadMigrations(join(gatewayRoot, "supabase", "migrations")) : undefined,
+  );
   return {
     url: url.toString(),
     db,

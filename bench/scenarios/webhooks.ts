@@ -208,6 +208,7 @@ export async function scenarioDispatcherThroughput(options: {
   receiver: Receiver;
   deliveries: number;
   runs: number;
+  gatewayRoot?: string;
   log(line: string): void;
 }): Promise<ThroughputResult> {
   const runs: ThroughputRun[] = [];
@@ -218,7 +219,12 @@ export async function scenarioDispatcherThroughput(options: {
       await prefillEvents(options.db, options.tenant, options.deliveries, tag);
       const started: Managed[] = [];
       for (let i = 0; i < workers; i++) {
-        started.push(startWorker({ DATABASE_URL: options.databaseUrl, WEBHOOK_ALLOW_PRIVATE_URLS: "true" }));
+        started.push(
+          startWorker(
+            { DATABASE_URL: options.databaseUrl, WEBHOOK_ALLOW_PRIVATE_URLS: "true" },
+            options.gatewayRoot,
+          ),
+        );
       }
       const t0 = Date.now();
       await waitUntil(
