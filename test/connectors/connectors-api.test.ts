@@ -273,3 +273,29 @@ describe("migration 0005", () => {
     }
   });
 });
+
+describe("credentials sealed with a key the deployment no longer has", () => {
+  it("answers 503 naming the setting instead of failing obscurely", async () => {
+    const t = await createTestContext("embedded", { env: connectorEnv });
+    try {
+      const { apiKey } = await t.newTenant();
+      const connector = await createConnector(t, apiKey, { platform: "woocommerce" });
+      const otherKey = { ...connectorEnv, CONNECTOR_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString("base64") };
+      const { loadConfig } = await import("../../src/config.ts");
+      const { createApp } = await import("../../src/app.ts");
+      const app = createApp({
+        ...t.services,
+        config: loadConfig({ PUBLIC_BASE_URL: "http://cellvi.test", LOG_LEVEL: "silent", ...otherKey }),
+      });
+      const response = await app.request(`http://cellvi.test/v1/inbound/woocommerce/${connector.id}`, {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      });
+      expect(response.status).toBe(503);
+      expect((await response.json()).detail).toContain("CONNECTOR_ENCRYPTION_PREVIOUS_KEYS");
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -8,7 +8,8 @@ import {
   requireConnectorKeyring,
 } from "../../domain/connectors/manage.ts";
 import type { Platform } from "../../domain/connectors/platforms.ts";
-import type { Keyring } from "../../domain/connectors/secret-box.ts";
+import { type Keyring, SecretBoxError } from "../../domain/connectors/secret-box.ts";
+import { type ConnectorRow, openCredentials } from "../../domain/connectors/store.ts";
 import { authenticate } from "../../http/auth.ts";
 import type { App } from "../../http/context.ts";
 import { ApiError, errorResponses } from "../../http/problem.ts";
@@ -24,6 +25,29 @@ export function connectorApiError(error: unknown): unknown {
   }
   if (error instanceof ConnectorKeyMissingError) return new ApiError("service_unavailable", error.message);
   return error;
+}
+
+/**
+ * The connector's credentials, opened. A value sealed with a key this deployment no longer has (the key changed
+ * without CONNECTOR_ENCRYPTION_PREVIOUS_KEYS) is an operator problem: 503 saying so, and the detail in the log.
+ */
+export function openConnectorCredentials(
+  services: Services,
+  connector: ConnectorRow,
+): Record<string, string> {
+  try {
+    return openCredentials(requireKeyring(services), connector);
+  } catch (error) {
+    if (!(error instanceof SecretBoxError)) throw error;
+    services.logger.error(
+      { err: error, connector_id: connector.id },
+      "connector credentials cannot be opened",
+    );
+    throw new ApiError(
+      "service_unavailable",
+      "This connector's credentials cannot be opened with the configured CONNECTOR_ENCRYPTION_KEY; the operator must restore the key it was sealed with (CONNECTOR_ENCRYPTION_PREVIOUS_KEYS).",
+    );
+  }
 }
 
 export function requireKeyring(services: Services): Keyring {

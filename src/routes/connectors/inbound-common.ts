@@ -3,10 +3,10 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { IntakeResult } from "../../domain/connectors/inbound.ts";
 import type { Platform } from "../../domain/connectors/platforms.ts";
-import { type ConnectorRow, getConnectorById, openCredentials } from "../../domain/connectors/store.ts";
+import { type ConnectorRow, getConnectorById } from "../../domain/connectors/store.ts";
 import type { AppEnv } from "../../http/context.ts";
 import { ApiError, errorResponses } from "../../http/problem.ts";
-import { requireKeyring } from "./create.ts";
+import { openConnectorCredentials } from "./create.ts";
 import { deliveryStatuses } from "./schemas.ts";
 
 /**
@@ -75,7 +75,7 @@ export async function loadInboundConnector(
       "This connector is disabled; enable it with PATCH /v1/connectors/{id} to receive orders again.",
     );
   }
-  return { connector, credentials: openCredentials(requireKeyring(services), connector) };
+  return { connector, credentials: openConnectorCredentials(services, connector) };
 }
 
 export async function rawBody(c: Context<AppEnv>): Promise<Uint8Array> {

@@ -1,16 +1,11 @@
 import { createRoute } from "@hono/zod-openapi";
 import { cancelPoll, getPollJob, schedulePoll } from "../../domain/connectors/jobs.ts";
 import { type ConnectorDefaults, platformSchemas } from "../../domain/connectors/platforms.ts";
-import {
-  getConnector,
-  openCredentials,
-  sealCredentials,
-  updateConnector,
-} from "../../domain/connectors/store.ts";
+import { getConnector, sealCredentials, updateConnector } from "../../domain/connectors/store.ts";
 import { authenticate } from "../../http/auth.ts";
 import type { App } from "../../http/context.ts";
 import { ApiError, errorResponses, type FieldError } from "../../http/problem.ts";
-import { finishPlatformSettings, requireKeyring } from "./create.ts";
+import { finishPlatformSettings, openConnectorCredentials, requireKeyring } from "./create.ts";
 import { ConnectorIdParam, ConnectorSchema, toConnector, UpdateConnectorSchema } from "./schemas.ts";
 
 /** `{...current, ...patch}` where a `null` in the patch removes the key. */
@@ -85,7 +80,7 @@ export function registerUpdateConnector(app: App): void {
       let credentials: Record<string, string> | undefined;
       if (keyring) {
         const parsedCredentials = schemas.credentials.safeParse(
-          merge(openCredentials(keyring, current), patch.credentials ?? {}),
+          merge(openConnectorCredentials(services, current), patch.credentials ?? {}),
         );
         if (parsedCredentials.success) credentials = parsedCredentials.data as Record<string, string>;
         else {
