@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { parseDuration, parseDurationList } from "./domain/webhooks/durations.ts";
 import { parseKey } from "./domain/connectors/secret-box.ts";
+import { parseDuration, parseDurationList } from "./domain/webhooks/durations.ts";
 
 /**
  * The service's configuration. This module is the only reader of the environment: everything else receives the
@@ -203,7 +203,8 @@ export const configSchema = z.object({
     .default("")
     .transform((text, ctx) => {
       const keys: Buffer[] = [];
-      for (const part of text.split(",").map((item) => item.trim()).filter(Boolean)) {
+      const parts = text.split(",").map((item) => item.trim());
+      for (const part of parts.filter(Boolean)) {
         const key = parseKey(part);
         if (!key) {
           ctx.addIssue({ code: "custom", message: "each entry must be 32 bytes as 64 hex digits or base64" });

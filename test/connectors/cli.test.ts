@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeCommand } from "../../src/cli/execute.ts";
 import { loadConfig } from "../../src/config.ts";
-import { openCredentials } from "../../src/domain/connectors/store.ts";
 import { connectorKeyring } from "../../src/domain/connectors/secret-box.ts";
+import { openCredentials } from "../../src/domain/connectors/store.ts";
 import { createTestContext, type TestContext } from "../support/app.ts";
 import { dbKinds } from "../support/db.ts";
 import { connectorEnv, fixtureText, hmacBase64, testEncryptionKey } from "./support.ts";
@@ -18,13 +18,27 @@ describe.each(dbKinds)("connectors CLI on %s", (kind) => {
 
   async function cli(...argv: string[]) {
     const outcome = await executeCommand(t.services, argv);
-    return { ...outcome, json: outcome.exitCode === 0 && argv.includes("--json") ? JSON.parse(outcome.stdout) : undefined };
+    return {
+      ...outcome,
+      json: outcome.exitCode === 0 && argv.includes("--json") ? JSON.parse(outcome.stdout) : undefined,
+    };
   }
 
   it("creates a connector and prints its inbound URL and generated secret once", async () => {
-    const text = await cli("connectors", "create", "--tenant", tenantId, "--platform", "woocommerce", "--name", "Tienda");
+    const text = await cli(
+      "connectors",
+      "create",
+      "--tenant",
+      tenantId,
+      "--platform",
+      "woocommerce",
+      "--name",
+      "Tienda",
+    );
     expect(text.exitCode).toBe(0);
-    expect(text.stdout).toMatch(/Inbound URL \(paste it into woocommerce\):\n\n {2}http:\/\/cellvi\.test\/v1\/inbound\/woocommerce\/[0-9a-f-]{36}/);
+    expect(text.stdout).toMatch(
+      /Inbound URL \(paste it into woocommerce\):\n\n {2}http:\/\/cellvi\.test\/v1\/inbound\/woocommerce\/[0-9a-f-]{36}/,
+    );
     expect(text.stdout).toMatch(/webhook_secret: cvh_/);
 
     const created = await cli(
@@ -40,7 +54,12 @@ describe.each(dbKinds)("connectors CLI on %s", (kind) => {
       '{"package_weight_kg":1}',
       "--json",
     );
-    expect(created.json.connector).toMatchObject({ platform: "shopify", mode: "test", defaults: { package_weight_kg: 1 }, credentials_set: ["webhook_secret"] });
+    expect(created.json.connector).toMatchObject({
+      platform: "shopify",
+      mode: "test",
+      defaults: { package_weight_kg: 1 },
+      credentials_set: ["webhook_secret"],
+    });
     expect(created.stdout).not.toContain("shpss_cli_secret");
     const id = created.json.connector.id as string;
 
@@ -55,7 +74,11 @@ describe.each(dbKinds)("connectors CLI on %s", (kind) => {
     await t.request(`/v1/inbound/shopify/${id}`, {
       method: "POST",
       body,
-      headers: { "content-type": "application/json", "x-shopify-webhook-id": "cli-1", "x-shopify-hmac-sha256": hmacBase64("shpss_cli_secret", body) },
+      headers: {
+        "content-type": "application/json",
+        "x-shopify-webhook-id": "cli-1",
+        "x-shopify-hmac-sha256": hmacBase64("shpss_cli_secret", body),
+      },
     });
     const deliveries = await cli("connectors", "deliveries", id);
     expect(deliveries.stdout).toMatch(/created\s+5861234567890/);
@@ -68,26 +91,67 @@ describe.each(dbKinds)("connectors CLI on %s", (kind) => {
   });
 
   it("explains bad input", async () => {
-    const badJson = await cli("connectors", "create", "--tenant", tenantId, "--platform", "shopify", "--credentials", "{nope");
-    expect(badJson).toMatchObject({ exitCode: 2, stderr: expect.stringContaining("--credentials must be a JSON object") });
-    const invalid = await cli("connectors", "create", "--tenant", tenantId, "--platform", "vtex", "--settings", "{}");
+    const badJson = await cli(
+      "connectors",
+      "create",
+      "--tenant",
+      tenantId,
+      "--platform",
+      "shopify",
+      "--credentials",
+      "{nope",
+    );
+    expect(badJson).toMatchObject({
+      exitCode: 2,
+      stderr: expect.stringContaining("--credentials must be a JSON object"),
+    });
+    const invalid = await cli(
+      "connectors",
+      "create",
+      "--tenant",
+      tenantId,
+      "--platform",
+      "vtex",
+      "--settings",
+      "{}",
+    );
     expect(invalid.exitCode).toBe(2);
     expect(invalid.stderr).toContain("/settings/account");
-    expect((await cli("connectors", "create", "--tenant", tenantId, "--platform", "prestashop")).stderr).toContain("--platform must be one of");
+    expect(
+      (await cli("connectors", "create", "--tenant", tenantId, "--platform", "prestashop")).stderr,
+    ).toContain("--platform must be one of");
     expect((await cli("connectors", "poll", "00000000-0000-4000-8000-000000000000")).exitCode).toBe(2);
   });
 
   it("re-seals every connector's credentials after a key rotation", async () => {
-    const created = await cli("connectors", "create", "--tenant", tenantId, "--platform", "woocommerce", "--json");
+    const created = await cli(
+      "connectors",
+      "create",
+      "--tenant",
+      tenantId,
+      "--platform",
+      "woocommerce",
+      "--json",
+    );
     const id = created.json.connector.id as string;
     const secret = created.json.generated_credentials.webhook_secret as string;
     const newKey = Buffer.alloc(32, 9).toString("base64");
-    const rotated = { ...t.services, config: loadConfig({ ...connectorEnv, CONNECTOR_ENCRYPTION_KEY: newKey, CONNECTOR_ENCRYPTION_PREVIOUS_KEYS: testEncryptionKey }) };
+    const rotated = {
+      ...t.services,
+      config: loadConfig({
+        ...connectorEnv,
+        CONNECTOR_ENCRYPTION_KEY: newKey,
+        CONNECTOR_ENCRYPTION_PREVIOUS_KEYS: testEncryptionKey,
+      }),
+    };
     const outcome = await executeCommand(rotated, ["connectors", "rotate-key", "--json"]);
     expect(outcome.exitCode).toBe(0);
     const report = JSON.parse(outcome.stdout);
     expect(report.resealed).toBe(report.connectors);
-    const { rows } = await t.services.db.query<{ id: string; credentials_sealed: string }>("select id, credentials_sealed from connectors where id = $1", [id]);
+    const { rows } = await t.services.db.query<{ id: string; credentials_sealed: string }>(
+      "select id, credentials_sealed from connectors where id = $1",
+      [id],
+    );
     const onlyNew = connectorKeyring(loadConfig({ CONNECTOR_ENCRYPTION_KEY: newKey }), kind)!;
     expect(openCredentials(onlyNew, rows[0]!)).toEqual({ webhook_secret: secret });
     const again = JSON.parse((await executeCommand(rotated, ["connectors", "rotate-key", "--json"])).stdout);
