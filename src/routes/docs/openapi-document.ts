@@ -86,17 +86,20 @@ export type HttpMethod = (typeof httpMethods)[number];
 
 /** What each tag is about. A tag missing here still gets a description (see `describeTag`). */
 const tagDescriptions: Record<string, string> = {
-  Orders: "Create shipments and read them back. Orders made with a test key are test orders.",
+  Operations: "The service's health probes, for load balancers and orchestrators.",
+  Orders:
+    "Create shipments (one by one, in batches or from ERP files) and read them back. Test keys make test orders.",
   Tracking: "The public tracking view of a shipment, for the recipient and your shop's pages.",
   Webhooks: "Subscriptions that receive signed events as orders move, and their delivery log.",
   "Webhook events": "What CELLVI sends to your webhook URL: one schema per event type.",
   Sandbox: "Move test orders through the real lifecycle to see every event without a driver on the road.",
-  Operations: "The CELLVI side of an order's life (dispatch console, driver app), and the service's health.",
-  Lifecycle:
-    "The CELLVI side of an order's life: dispatch console and driver app. Keys with the `ops` scope.",
-  Keys: "Your API keys: create, list and revoke them.",
+  Dispatch: "The CELLVI side of an order's life (dispatch console, driver app): keys with the `ops` scope.",
+  "API keys": "Your API keys: create, list, rotate and revoke them, and read their audit log.",
   Connectors:
     "Shops and ERPs that create orders by themselves: Shopify, WooCommerce, VTEX, Magento and files.",
+  "Inbound (platforms)":
+    "The URLs a connected platform calls (its own webhooks, authenticated its own way). Paste them into the platform's admin; you do not call them yourself.",
+  Imports: "Orders imported from ERP files (CSV, SAP IDoc, Dynamics) and the progress of each import.",
 };
 
 function describeTag(name: string): string {
