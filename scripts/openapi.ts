@@ -75,6 +75,7 @@ export function generatedFiles(): Map<string, string> {
 function main(): void {
   const check = process.argv.includes("--check");
   const stale: string[] = [];
+  let written = 0;
   for (const [path, content] of generatedFiles()) {
     const absolute = resolve(root, path);
     let current: string | null = null;
@@ -89,6 +90,7 @@ function main(): void {
     } else {
       mkdirSync(dirname(absolute), { recursive: true });
       writeFileSync(absolute, content);
+      written += 1;
       console.log(`wrote ${path}`);
     }
   }
@@ -101,8 +103,8 @@ function main(): void {
     } else {
       console.log("docs/api/openapi.yaml, the Postman collection and the SDK types are up to date.");
     }
-  } else {
-    console.log("Generated files are up to date.");
+  } else if (written === 0) {
+    console.log("Generated files were already up to date.");
   }
 }
 
