@@ -54,11 +54,14 @@ export async function consumeRateLimit(
   subject: string,
   policy: RateLimitPolicy,
 ): Promise<Record<string, string>> {
+  const { rateLimiter, metrics } = c.var.services;
   let decision: RateLimitDecision;
+  const started = performance.now();
   try {
-    decision = await c.var.services.rateLimiter.consume(subject, policy);
+    decision = await rateLimiter.consume(subject, policy);
   } catch (error) {
     if (error instanceof RateLimiterUnavailableError) {
+      metrics.observeRateLimiterFallback("refused");
       throw new ApiError(
         "service_unavailable",
         "Rate limiting is temporarily unavailable, so requests are refused. Retry shortly.",
@@ -68,6 +71,12 @@ export async function consumeRateLimit(
     }
     throw error;
   }
+  metrics.observeRateLimitDecision({
+    backend: decision.backend,
+    allowed: decision.allowed,
+    seconds: (performance.now() - started) / 1000,
+  });
+  if (decision.backend !== rateLimiter.kind) metrics.observeRateLimiterFallback("memory");
   const headers = rateLimitHeaders(policy, decision);
   if (!decision.allowed) {
     const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMicros / 1_000_000));

@@ -65,6 +65,9 @@ describe("two gateway instances sharing one Redis", () => {
       DATABASE_URL: testDb.url!,
       REDIS_URL: sharedRedisUrl,
       RATE_LIMIT_REDIS_PREFIX: uniquePrefix(),
+      // Exactness is the point here, not outages: on a loaded test machine a slow decision must not count as
+      // Redis being down (which would hand it to the per-instance fallback).
+      REDIS_COMMAND_TIMEOUT_MS: "10000",
       PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createRateLimiter } from "../../src/adapters/ratelimit/index.ts";
 import { RateLimiterUnavailableError } from "../../src/adapters/ratelimit/types.ts";
 import { createTestContext, type TestContext } from "../support/app.ts";
@@ -17,6 +17,8 @@ describe("rate limiting through a Redis outage", () => {
     redis = await PrivateRedis.start();
   });
   afterAll(() => redis.close());
+  // Whatever a test did to the server, the next one starts with it up.
+  afterEach(() => redis.ensureRunning());
 
   async function readiness(t: TestContext) {
     const res = await t.request("/readyz");
@@ -52,6 +54,12 @@ describe("rate limiting through a Redis outage", () => {
       expect(degraded.status).toBe(200);
       expect(degraded.check.ok).toBe(true);
       expect(degraded.check.detail).toContain("in-memory fallback");
+      // Operators see it in the metrics too: decisions made in memory, counted as fallbacks.
+      const metrics = await t.services.metrics.render();
+      expect(metrics).toMatch(/cellvi_rate_limiter_fallbacks_total\{reason="memory"\} [1-9]/);
+      expect(metrics).toMatch(
+        /cellvi_rate_limit_decision_seconds_count\{backend="redis",decision="allowed"\} [1-9]/,
+      );
 
       await redis.startProcess();
       await vi.waitFor(
@@ -83,6 +91,9 @@ describe("rate limiting through a Redis outage", () => {
       expect(refused.headers.get("content-type")).toBe("application/problem+json");
       expect(refused.headers.get("retry-after")).toBe("1");
       expect((await refused.json()).code).toBe("service_unavailable");
+      expect(await t.services.metrics.render()).toMatch(
+        /cellvi_rate_limiter_fallbacks_total\{reason="refused"\} [1-9]/,
+      );
       expect((await t.request("/v1/tracking/CV0000000000?token=x")).status).toBe(503);
       const degraded = await readiness(t);
       expect(degraded.status).toBe(503);
@@ -159,7 +170,6 @@ describe("rate limiting through a Redis outage", () => {
         limiter.consume("key:b", { name: "default", limit: 1, windowSeconds: 60 }),
       ).rejects.toBeInstanceOf(RateLimiterUnavailableError);
     } finally {
-      await redis.startProcess();
       await limiter.close();
     }
   });

@@ -81,6 +81,11 @@ export class PrivateRedis {
     });
   }
 
+  /** Starts it again unless it is running: lets a failed test leave the server usable for the next one. */
+  async ensureRunning(): Promise<void> {
+    if (!this.process || this.process.exitCode !== null) await this.startProcess();
+  }
+
   async restart(): Promise<void> {
     await this.stop();
     await this.startProcess();

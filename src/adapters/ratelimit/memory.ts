@@ -59,6 +59,7 @@ export class MemoryRateLimiter implements RateLimiter {
       remaining: step.remaining,
       resetMicros: step.resetMicros,
       retryAfterMicros: step.retryAfterMicros,
+      backend: "memory",
     };
   }
 

@@ -113,7 +113,7 @@ export class RedisRateLimiter implements RateLimiter {
       reply = await this.client.eval(gcraScript, 1, key, ...args);
     }
     const [allowed, remaining, resetMicros, retryAfterMicros] = reply as [number, number, number, number];
-    return { allowed: allowed === 1, remaining, resetMicros, retryAfterMicros };
+    return { allowed: allowed === 1, remaining, resetMicros, retryAfterMicros, backend: "redis" };
   }
 
   health() {

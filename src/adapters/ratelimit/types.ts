@@ -21,6 +21,8 @@ export interface RateLimitDecision {
   resetMicros: number;
   /** Microseconds until one more request would be admitted (0 when allowed). */
   retryAfterMicros: number;
+  /** Which store decided: "memory" from a Redis limiter means its fallback did (Redis unreachable). */
+  backend: RateLimiterKind;
 }
 
 export type RateLimiterKind = "redis" | "memory";
@@ -86,7 +88,7 @@ export function gcraStep(
   now: number,
   stored: GcraState | null,
   params: { interval: number; burst: number; increment: number },
-): RateLimitDecision & { state: GcraState } {
+): Omit<RateLimitDecision, "backend"> & { state: GcraState } {
   let tat = now;
   if (stored && stored.tat > now) {
     tat =
