@@ -116,7 +116,10 @@ export const configSchema = z.object({
     .default("")
     .transform((text, ctx) => {
       const plans: Record<string, number> = {};
-      for (const pair of text.split(",").map((part) => part.trim()).filter(Boolean)) {
+      for (const pair of text
+        .split(",")
+        .map((part) => part.trim())
+        .filter(Boolean)) {
         const match = /^([A-Za-z0-9_-]{1,50})=(\d{1,7})$/.exec(pair);
         if (!match || Number(match[2]) < 1) {
           ctx.addIssue({ code: "custom", message: `"${pair}" is not plan=perMinute (a positive integer)` });

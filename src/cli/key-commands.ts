@@ -82,7 +82,9 @@ export const keyCommands: CliCommand[] = [
       if (result.kind === "inactive")
         throw new CliError(`Key ${keyId} is revoked or expired: create a new one`);
       if (result.kind === "already_rotated") {
-        throw new CliError(`Key ${keyId} was already rotated; rotate its successor ${result.old.replaced_by}`);
+        throw new CliError(
+          `Key ${keyId} was already rotated; rotate its successor ${result.old.replaced_by}`,
+        );
       }
       services.keyVerifier.invalidateKey(result.old.id);
       const until = result.old.revoked_at ?? result.old.expires_at;

@@ -24,13 +24,10 @@ export const CreateKeySchema = z
         description: "Defaults to the calling key's scopes. A key can never grant a scope it does not hold.",
         example: ["orders:write", "orders:read"],
       }),
-    expires_at: z.iso
-      .datetime({ offset: true })
-      .optional()
-      .openapi({
-        description: "When the key stops working (at most 5 years ahead).",
-        example: "2027-06-30T00:00:00Z",
-      }),
+    expires_at: z.iso.datetime({ offset: true }).optional().openapi({
+      description: "When the key stops working (at most 5 years ahead).",
+      example: "2027-06-30T00:00:00Z",
+    }),
     rate_limit_per_minute: z
       .number()
       .int()
