@@ -49,24 +49,29 @@ describe.each(limiterFactories)("rate limiter contract: $name", (factory) => {
   it("a denied request consumes nothing", async () => {
     const l = await limiter();
     const s = subject();
-    const policy: RateLimitPolicy = { name: "default", limit: 2, windowSeconds: 1 };
-    await l.consume(s, policy);
-    await l.consume(s, policy);
-    for (let i = 0; i < 20; i++) expect((await l.consume(s, policy)).allowed).toBe(false);
-    // Had the denials counted, the bucket would be pushed 10 s into the future; it refills in one interval.
-    const denied = await l.consume(s, policy);
-    await sleep(Math.ceil(denied.retryAfterMicros / 1000) + 30);
-    expect((await l.consume(s, policy)).allowed).toBe(true);
+    await l.consume(s, perMinute(2));
+    await l.consume(s, perMinute(2));
+    // Had a denial counted, each would push the next admission 30 s further away; time only brings it closer.
+    let previous = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 20; i++) {
+      const denied = await l.consume(s, perMinute(2));
+      expect(denied.allowed).toBe(false);
+      expect(denied.retryAfterMicros).toBeLessThanOrEqual(previous);
+      previous = denied.retryAfterMicros;
+    }
+    expect(previous).toBeGreaterThan(20_000_000);
   });
 
   it("refills one request per window/limit, never a fresh full window at a boundary", async () => {
     const l = await limiter();
     const s = subject();
-    const policy: RateLimitPolicy = { name: "default", limit: 4, windowSeconds: 2 };
-    for (let i = 0; i < 4; i++) expect((await l.consume(s, policy)).allowed).toBe(true);
-    const denied = await l.consume(s, policy);
+    // 4 per 8 s: one request back every 2 s. Drain it (a slow machine may see one refill while draining).
+    const policy: RateLimitPolicy = { name: "default", limit: 4, windowSeconds: 8 };
+    let denied = await l.consume(s, policy);
+    for (let i = 0; i < 10 && denied.allowed; i++) denied = await l.consume(s, policy);
     expect(denied.allowed).toBe(false);
-    // Wait for exactly one interval (0.5 s): one request comes back, not the whole quota.
+    expect(denied.retryAfterMicros).toBeLessThanOrEqual(2_000_000);
+    // Wait for that one interval: one request comes back, not the whole quota.
     await sleep(Math.ceil(denied.retryAfterMicros / 1000) + 30);
     const burst = [];
     for (let i = 0; i < 4; i++) burst.push((await l.consume(s, policy)).allowed);

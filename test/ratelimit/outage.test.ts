@@ -31,7 +31,13 @@ describe("rate limiting through a Redis outage", () => {
   it("falls back to memory, says so in /readyz and the logs, and goes back to Redis by itself", async () => {
     const prefix = uniquePrefix();
     const t = await createTestContext("embedded", {
-      env: { REDIS_URL: redis.url, RATE_LIMIT_REDIS_PREFIX: prefix, RATE_LIMIT_PER_MINUTE: "1000" },
+      env: {
+        REDIS_URL: redis.url,
+        RATE_LIMIT_REDIS_PREFIX: prefix,
+        RATE_LIMIT_PER_MINUTE: "1000",
+        // The outage here is a dead server, not a slow one: a loaded test machine must not fake one.
+        REDIS_COMMAND_TIMEOUT_MS: "2000",
+      },
     });
     const probe = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
