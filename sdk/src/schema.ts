@@ -425,6 +425,8 @@ export type SimulateRequest = {
 export type ApiKeyList = {
   object: "list";
   data: ApiKey[];
+  has_more: boolean;
+  next_cursor: string | null;
 };
 
 export type ApiKey = {
@@ -1252,7 +1254,13 @@ export interface Operations {
    *
    * `GET /v1/keys` */
   listApiKeys: {
-    input: Record<string, never>;
+    input: {
+      query?: {
+        limit?: number;
+        /** `next_cursor` of the previous page. */
+        cursor?: string;
+      };
+    };
     inputRequired: false;
     output: ApiKeyList;
     error: Problem;

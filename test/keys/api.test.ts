@@ -254,6 +254,28 @@ describe.each(dbKinds)("API key management over HTTP on %s", (kind) => {
     expect(tenantId).not.toBe(other.tenantId);
   });
 
+  it("pages through many keys with a cursor, each key once", async () => {
+    const { tenant, apiKey } = await createTenant(t.services.db, { name: "Paged keys" });
+    for (let i = 0; i < 6; i++) {
+      await createApiKey(t.services.db, { tenantId: tenant.id, mode: "test", scopes: ["orders:read"] });
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const query: string = cursor ? `?limit=3&cursor=${cursor}` : "?limit=3";
+      const body = await (await t.request(`/v1/keys${query}`, { key: apiKey })).json();
+      expect(body.data.length).toBeLessThanOrEqual(3);
+      seen.push(...body.data.map((k: { id: string }) => k.id));
+      cursor = body.next_cursor;
+      expect(body.has_more).toBe(cursor !== null);
+      if (!cursor) break;
+    }
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen).size).toBe(7);
+    const bad = await t.request("/v1/keys?cursor=bm9wZQ", { key: apiKey });
+    expect(bad.status).toBe(400);
+  });
+
   it("caps active keys per tenant and mode", async () => {
     const { tenant, apiKey } = await createTenant(t.services.db, { name: "Many keys" });
     for (let i = 1; i < 100; i++) {

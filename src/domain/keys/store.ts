@@ -96,6 +96,38 @@ export async function listApiKeys(db: Queryable, tenantId: string, mode?: KeyMod
   return rows;
 }
 
+/**
+ * One page of a scope's keys, oldest first, for the API's cursor pagination. The cursor is the last key's id: its
+ * exact `created_at` (microseconds, which a JavaScript Date cannot hold) is read back in the same query. An id
+ * outside the scope matches nothing and yields an empty page.
+ */
+export async function listApiKeysPage(
+  db: Queryable,
+  scope: KeyScope,
+  options: { limit: number; afterId?: string },
+): Promise<{ rows: ApiKeyRecord[]; nextAfterId: string | null }> {
+  const { rows } = await db.query<ApiKeyRecord>(
+    `select ${keyColumns} from api_keys
+      where tenant_id = $1 and mode = $2
+        and ($3::uuid is null or (created_at, id) > (
+          select created_at, id from api_keys where id = $3::uuid and tenant_id = $1 and mode = $2))
+      order by created_at, id
+      limit $4`,
+    [scope.tenantId, scope.mode, options.afterId ?? null, options.limit + 1],
+  );
+  const page = rows.slice(0, options.limit);
+  return { rows: page, nextAfterId: rows.length > options.limit ? (page.at(-1)?.id ?? null) : null };
+}
+
+export function encodeKeyCursor(afterId: string): string {
+  return Buffer.from(`k:${afterId}`).toString("base64url");
+}
+
+export function decodeKeyCursor(cursor: string): string | null {
+  const match = /^k:([0-9a-f-]{36})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  return match && isUuid(match[1]!) ? match[1]! : null;
+}
+
 export async function getApiKey(db: Queryable, keyId: string): Promise<ApiKeyRecord | null> {
   if (!isUuid(keyId)) return null;
   const { rows } = await db.query<ApiKeyRecord>(`select ${keyColumns} from api_keys where id = $1`, [keyId]);
