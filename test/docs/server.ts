@@ -72,6 +72,8 @@ export async function startServer(
       RUN_WORKER: "true",
       // The guides' receivers listen on localhost, which the SSRF guard refuses unless told otherwise.
       WEBHOOK_ALLOW_PRIVATE_URLS: "true",
+      // The connectors guide creates connectors, whose credentials are sealed with this key (32 bytes, base64).
+      CONNECTOR_ENCRYPTION_KEY: "Y2VsbHZpLWRvY3MtdGVzdHMtb25seS0zMi1ieXRlcyE=",
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
