@@ -148,8 +148,10 @@ export async function scenarioWebhookLatency(options: {
     p99,
     max: round(Math.max(...latencies), 2),
     commitRoundTripP50: round(median(commitTrips), 2),
-    target: "p50 < 10 ms, p99 < 50 ms, zero lost",
-    met: p50 < 10 && p99 < 50 && lost === 0 && failures === 0,
+    target: "p50 < 10 ms, p99 < 50 ms, zero lost, at the rate asked for",
+    // A rate the producer could not sustain was not measured: the latency at a lower rate proves nothing about it.
+    met:
+      p50 < 10 && p99 < 50 && lost === 0 && failures === 0 && commits.size / elapsedS >= 0.95 * ratePerSecond,
   };
 }
 
