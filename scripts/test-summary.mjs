@@ -14,7 +14,10 @@ for (const file of process.argv.slice(2)) {
   }
   const report = JSON.parse(readFileSync(file, "utf8"));
   passed += report.numPassedTests ?? 0;
-  failed += (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+  // Failed tests; a file that failed to load has no failed test but a failed suite, which must count too.
+  const failedTests = report.numFailedTests ?? 0;
+  failed +=
+    failedTests > 0 ? failedTests : (report.numFailedTestSuites ?? 0) + (report.success === false ? 1 : 0);
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
