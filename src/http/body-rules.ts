@@ -63,11 +63,16 @@ function hasBody(request: Request): boolean {
   return request.body !== null && request.headers.has("content-type");
 }
 
+/** The media type of a Content-Type header, without parameters, lower-cased ("" when absent). */
+export function mediaTypeOf(contentType: string | undefined): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
 /** 415 for a body in a media type the route does not take. */
 export const contentTypeGuard = createMiddleware<AppEnv>(async (c, next) => {
   if (methodsWithBody.has(c.req.method) && hasBody(c.req.raw)) {
     const accepted = ruleFor(c.req.path)?.mediaTypes ?? jsonTypes;
-    const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const mediaType = mediaTypeOf(c.req.header("content-type"));
     const ok =
       accepted.includes(mediaType) || (mediaType.endsWith("+json") && accepted.includes("application/json"));
     if (!ok) {

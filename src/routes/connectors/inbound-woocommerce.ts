@@ -3,6 +3,7 @@ import { receiveDelivery, recordSkippedDelivery } from "../../domain/connectors/
 import { mappingDefaults, type WooCommerceConfig } from "../../domain/connectors/platforms.ts";
 import { verifyHmacSha256Base64 } from "../../domain/connectors/signatures.ts";
 import { mapWooCommerceOrder } from "../../domain/connectors/woocommerce.ts";
+import { mediaTypeOf } from "../../http/body-rules.ts";
 import type { App } from "../../http/context.ts";
 import {
   ackOrReject,
@@ -56,7 +57,7 @@ export function registerWooCommerceInbound(app: App): void {
       "woocommerce",
       c.req.valid("param").connector_id,
     );
-    const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const mediaType = mediaTypeOf(c.req.header("content-type"));
     if (mediaType === "application/x-www-form-urlencoded") {
       if (!pingBody.test(new TextDecoder().decode(body).trim())) {
         throw invalidSignature("Only the webhook_id ping may be form-encoded; orders come as signed JSON.");
