@@ -174,6 +174,145 @@ describe.each(dbKinds)("orders on %s", (kind) => {
       expect(rows).toHaveLength(1);
     });
 
+    it("answers what GET answers, and replays exactly that, for orders created with a key", async () => {
+      // The keyed creation renders its response in SQL (createOrderOnce); it must be toOrder's JSON.
+      for (const overrides of [
+        {},
+        {
+          origin: { address_line1: "Calle 13 # 68-45", city: "Bogotá", country: "CO" },
+          packages: [{ weight_kg: 2.25, description: "Libros", declared_value: 90000.5 }],
+          cod_amount: 1234.5,
+          currency: "COP",
+          service_level: "express",
+          notes: "Dejar en portería",
+          metadata: { channel: "erp", "z-last": "1", a: "2" },
+        },
+        { cod_amount: 0.1, currency: "USD", metadata: {} },
+      ]) {
+        const input = orderBody(overrides);
+        const headers = { "idempotency-key": `k-${Math.random()}` };
+        const first = await create(input, headers);
+        expect(first.status).toBe(201);
+        const body = await first.json();
+        const fetched = await t.request(`/v1/orders/${body.id}`, { key });
+        expect(body).toEqual(await fetched.json());
+        const replay = await create(input, headers);
+        expect(replay.headers.get("idempotent-replayed")).toBe("true");
+        expect(await replay.json()).toEqual(body);
+      }
+    });
+
+    it("keeps order, history, event and recorded key together when the creation fails", async () => {
+      const db = t.services.db;
+      const input = orderBody();
+      const headers = { "idempotency-key": `k-${Math.random()}` };
+      await db.exec(`create function fail_event() returns trigger language plpgsql as $$
+        begin raise exception 'events are down'; end $$;
+        create trigger fail_event before insert on events for each row execute function fail_event();`);
+      try {
+        expect((await create(input, headers)).status).toBe(500);
+      } finally {
+        await db.exec("drop trigger fail_event on events; drop function fail_event();");
+      }
+      for (const table of ["orders", "idempotency_keys"]) {
+        const column = table === "orders" ? "external_id" : "key";
+        const value = table === "orders" ? input.external_id : headers["idempotency-key"];
+        const { rows } = await db.query(`select 1 from ${table} where ${column} = $1`, [value]);
+        expect(rows).toHaveLength(0);
+      }
+      // Nothing was claimed, so the retry runs at once.
+      const retry = await create(input, headers);
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get("idempotent-replayed")).toBeNull();
+      const { rows } = await db.query<{ response_status: number }>(
+        "select response_status from idempotency_keys where key = $1",
+        [headers["idempotency-key"]],
+      );
+      expect(rows).toEqual([{ response_status: 201 }]);
+    });
+
+    it("takes over a claim its crashed first attempt left (older services committed the claim first)", async () => {
+      const idempotencyKey = `k-${Math.random()}`;
+      const input = orderBody();
+      const { requestFingerprint } = await import("../../src/domain/idempotency/run.ts");
+      await t.services.db.query(
+        `insert into idempotency_keys (tenant_id, mode, key, request_fingerprint, locked_until)
+         values ($1, 'test', $2, $3, now() - interval '1 second')`,
+        [tenantId, idempotencyKey, requestFingerprint("POST", "/v1/orders", input)],
+      );
+      // Another request still may not use it...
+      const other = await create(orderBody(), { "idempotency-key": idempotencyKey });
+      expect(other.status).toBe(422);
+      // ...but the same request runs.
+      const res = await create(input, { "idempotency-key": idempotencyKey });
+      expect(res.status).toBe(201);
+      expect(res.headers.get("idempotent-replayed")).toBeNull();
+    });
+
+    it("lets a key past its 24-hour replay window be used again", async () => {
+      const idempotencyKey = `k-${Math.random()}`;
+      await t.services.db.query(
+        `insert into idempotency_keys (tenant_id, mode, key, request_fingerprint, response_status, response_body,
+                                       created_at)
+         values ($1, 'test', $2, 'old', 201, '{}', now() - interval '25 hours')`,
+        [tenantId, idempotencyKey],
+      );
+      const res = await create(orderBody(), { "idempotency-key": idempotencyKey });
+      expect(res.status).toBe(201);
+      expect(res.headers.get("idempotent-replayed")).toBeNull();
+      expect((await res.json()).object).toBe("order");
+    });
+
+    it.runIf(kind === "postgres")(
+      "answers 409 at once while another transaction runs the key, and runs it once that one is gone",
+      async () => {
+        const pg = (await import("pg")).default;
+        const { idempotencyTryLockSql } = await import("../../src/domain/idempotency/run.ts");
+        const input = orderBody();
+        const headers = { "idempotency-key": `k-${Math.random()}` };
+        // A first request in the middle of its transaction holds the key's advisory lock.
+        const first = new pg.Client({ connectionString: t.testDb.url });
+        await first.connect();
+        try {
+          await first.query("begin");
+          const { rows } = await first.query(`select ${idempotencyTryLockSql("$1", "$2", "$3")} as held`, [
+            tenantId,
+            "test",
+            headers["idempotency-key"],
+          ]);
+          expect(rows[0].held).toBe(true);
+          const started = Date.now();
+          const res = await create(input, headers);
+          expect(res.status).toBe(409);
+          expect((await res.json()).code).toBe("idempotency_in_progress");
+          expect(res.headers.get("retry-after")).toBe("1");
+          expect(Date.now() - started).toBeLessThan(2_000); // refused, not queued behind the first
+          await first.query("rollback");
+        } finally {
+          await first.end();
+        }
+        expect((await create(input, headers)).status).toBe(201);
+      },
+    );
+
+    it.runIf(kind === "postgres")("runs 20 concurrent requests with one key exactly once", async () => {
+      const input = orderBody();
+      const headers = { "idempotency-key": `k-${Math.random()}` };
+      const responses = await Promise.all(Array.from({ length: 20 }, () => create(input, headers)));
+      const created = responses.filter((r) => r.status === 201);
+      expect(responses.every((r) => r.status === 201 || r.status === 409)).toBe(true);
+      const bodies = await Promise.all(created.map((r) => r.json()));
+      // One creation; any other 201 is its replay.
+      expect(created.filter((r) => r.headers.get("idempotent-replayed") === null)).toHaveLength(1);
+      for (const body of bodies) expect(body).toEqual(bodies[0]);
+      const { rows } = await t.services.db.query("select id from orders where external_id = $1", [
+        input.external_id,
+      ]);
+      expect(rows).toHaveLength(1);
+      const events = await t.services.db.query("select 1 from events where order_id = $1", [rows[0]!.id]);
+      expect(events.rows).toHaveLength(1);
+    });
+
     it("lets a retry through after a failed first attempt", async () => {
       const input = orderBody();
       const headers = { "idempotency-key": `k-${Math.random()}` };

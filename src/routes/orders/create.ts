@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { requestFingerprint, runIdempotent } from "../../domain/idempotency/run.ts";
+import { requestFingerprint } from "../../domain/idempotency/run.ts";
+import { createOrderOnce } from "../../domain/orders/create-once.ts";
 import { CreateOrderSchema, OrderSchema } from "../../domain/orders/schemas.ts";
 import { insertOrder, toOrder } from "../../domain/orders/store.ts";
 import { authenticate } from "../../http/auth.ts";
@@ -87,23 +88,30 @@ export function registerCreateOrder(app: App): void {
       const auth = c.var.auth;
       const scope = { tenantId: auth.tenantId, mode: auth.mode };
       const input = c.req.valid("json");
-      const create = async (tx: Parameters<typeof insertOrder>[0]) => {
-        const result = await insertOrder(tx, scope, input);
-        if (result.kind === "duplicate") {
-          throw new ApiError(
-            "duplicate_external_id",
-            `An order with external_id "${input.external_id}" already exists.`,
-            { existing_order_id: result.existingOrderId },
-          );
-        }
-        return { status: 201, body: toOrder(result.order, config.publicBaseUrl) };
-      };
+      const duplicate = (existingOrderId: string) =>
+        new ApiError(
+          "duplicate_external_id",
+          `An order with external_id "${input.external_id}" already exists.`,
+          {
+            existing_order_id: existingOrderId,
+          },
+        );
       const key = c.req.valid("header")["idempotency-key"];
-      const outcome = key
-        ? await runIdempotent(db, scope, key, requestFingerprint("POST", "/v1/orders", input), create)
-        : await db.transaction(create);
-      if ("replayed" in outcome && outcome.replayed) c.header("idempotent-replayed", "true");
-      return c.json(outcome.body as z.infer<typeof OrderSchema>, 201);
+      if (!key) {
+        // One statement, so its own transaction: the order, its history row and its event, or nothing.
+        const result = await insertOrder(db, scope, input);
+        if (result.kind === "duplicate") throw duplicate(result.existingOrderId);
+        return c.json(toOrder(result.order, config.publicBaseUrl), 201);
+      }
+      const outcome = await createOrderOnce(db, scope, input, {
+        key,
+        fingerprint: requestFingerprint("POST", "/v1/orders", input),
+        baseUrl: config.publicBaseUrl,
+      });
+      if (outcome.kind === "duplicate") throw duplicate(outcome.existingOrderId);
+      if (outcome.kind === "created") return c.json(outcome.body, 201);
+      c.header("idempotent-replayed", "true");
+      return c.json(outcome.response.body as z.infer<typeof OrderSchema>, 201);
     });
   }
 }
