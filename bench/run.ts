@@ -15,6 +15,7 @@ import { createBenchDatabase, createBenchTenant, createTrackedOrders } from "./l
 import {
   type HttpContext,
   scenarioCreateOrder,
+  scenarioFrameworkFloor,
   scenarioKeyedNoop,
   scenarioTracking,
 } from "./scenarios/http.ts";
@@ -53,6 +54,8 @@ interface Options {
   gatewayRoot: string;
   /** Names the results file: bench/results/<full|quick>-<label>.json. */
   label: string;
+  /** Scenario 1's route (`--noop-path`): /v1/whoami, or an older checkout's stand-in for a before/after run. */
+  noopPath: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -73,8 +76,11 @@ function parseOptions(argv: string[]): Options {
   if (!/^[a-z0-9-]{1,40}$/.test(label)) throw new Error("--label: lowercase letters, digits and dashes");
   const scenarios = new Set((value("scenarios") ?? "1,2,3,4,5,6").split(",").map((s) => Number(s.trim())));
   for (const s of scenarios) if (!(s >= 1 && s <= 6)) throw new Error(`unknown scenario ${s} (1-6)`);
+  const noopPath = value("noop-path") ?? "/v1/whoami";
+  if (!noopPath.startsWith("/v1/")) throw new Error("--noop-path must be a keyed route under /v1/");
   return {
     quick,
+    noopPath,
     scenarios,
     runs: numeric("runs", 5, 2),
     durationS: numeric("duration", 10, 3),
@@ -171,6 +177,9 @@ async function main(): Promise<void> {
       if (!gatewayStopped) await gateway.stop();
     });
     const gatewayPid = gateway.child.pid!;
+    // Right after it first answers /readyz: what the process costs before any load.
+    const idleRssMiB = Math.round(memoryOf(gatewayPid).rssMiB * 10) / 10;
+    log(`gateway idle RSS after start: ${idleRssMiB} MiB`);
     const memory = sampleMemory(gatewayPid, 500);
     const gatewayUrl = `http://127.0.0.1:${gateway.port}`;
     const http: HttpContext = {
@@ -184,12 +193,23 @@ async function main(): Promise<void> {
       durationS: options.durationS,
       warmupS: options.warmupS,
       connections: options.connections,
+      noopPath: options.noopPath,
       log,
     };
 
     if (options.scenarios.has(1)) {
       log("scenario 1: keyed, rate-limited no-op (key cache + Redis limiter + log, no database)");
       results.keyedNoop = await scenarioKeyedNoop(http);
+      log("scenario 1, reference: the framework floor (Hono on its Node adapter, no middleware)");
+      const floor = await startBaseline("bench/framework-floor-server.mjs");
+      try {
+        results.frameworkFloor = await scenarioFrameworkFloor(http, {
+          url: `http://127.0.0.1:${floor.port}`,
+          pid: floor.child.pid!,
+        });
+      } finally {
+        await floor.stop();
+      }
     }
     if (options.scenarios.has(2)) {
       log("scenario 2: GET /v1/tracking/{n}");
@@ -207,6 +227,7 @@ async function main(): Promise<void> {
         metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
         tenant: httpTenant,
         tracked,
+        noopPath: options.noopPath,
         durationS: options.soakS,
         ratePerSecond: options.soakRate,
         log,
@@ -239,6 +260,7 @@ async function main(): Promise<void> {
     const rss = memory.stop();
     const gatewayMemory = {
       peakRssMiB: Math.round(memoryOf(gatewayPid).peakMiB * 10) / 10,
+      idleRssMiB,
       samples: rss.length,
     };
     results.gatewayMemory = gatewayMemory;
@@ -301,6 +323,7 @@ function summarise(results: Record<string, unknown>): string {
     );
   };
   http("1 keyed no-op", results.keyedNoop);
+  http("1 reference: framework floor", results.frameworkFloor);
   http("2 tracking", results.tracking);
   http("3 create order", results.createOrder);
   for (const r of (results.webhookLatency as

@@ -64,14 +64,17 @@ function managed(name: string, child: ChildProcess, port: number): Managed {
   };
 }
 
-/** The bare node:http server the gateway is compared with. */
-export async function startBaseline(): Promise<Managed> {
+/**
+ * The bare node:http server the gateway is compared with, or (`bench/framework-floor-server.mjs`) the same answer
+ * from Hono on its Node adapter with no middleware.
+ */
+export async function startBaseline(script = "bench/baseline-server.mjs"): Promise<Managed> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["bench/baseline-server.mjs", String(port)], {
+  const child = spawn(process.execPath, [script, String(port)], {
     cwd: root,
     stdio: ["ignore", "ignore", "inherit"],
   });
-  await waitUntil(() => answers(`http://127.0.0.1:${port}/`), "the baseline server");
+  await waitUntil(() => answers(`http://127.0.0.1:${port}/`), script);
   return managed("baseline", child, port);
 }
 

@@ -13,6 +13,8 @@ export interface HttpContext {
   durationS: number;
   warmupS: number;
   connections: number;
+  /** Scenario 1's route: /v1/whoami (200), or, against an older checkout without it, a 404 of a keyed route. */
+  noopPath: string;
   log(line: string): void;
 }
 
@@ -28,19 +30,18 @@ export function baselineTarget(url: string, pid: number): LoadTarget {
 
 /**
  * Scenario 1: everything the gateway adds to a keyed request, without the database: key check (the verified-key
- * cache), the rate limiter (its full decision, in Redis), the request log line and metrics, validation, and a
- * handler. `GET /v1/orders/{id}` with an id that is not a UUID is exactly that: the handler answers 404 before any
- * query (ids are UUIDs, so nothing else can match), after auth and the limiter have run.
+ * cache), the rate limiter (its full decision, in Redis), the request log line and metrics, the security headers,
+ * and a handler. `GET /v1/whoami` is exactly that: it answers from the verified key alone.
  */
 export function keyedNoopTarget(
-  context: Pick<HttpContext, "gatewayUrl" | "gatewayPid" | "tenant">,
+  context: Pick<HttpContext, "gatewayUrl" | "gatewayPid" | "tenant" | "noopPath">,
 ): LoadTarget {
   return {
     url: context.gatewayUrl,
     pid: context.gatewayPid,
-    path: "/v1/orders/bench-not-an-order-id",
+    path: context.noopPath,
     headers: { authorization: `Bearer ${context.tenant.apiKey}` },
-    expect: [404],
+    expect: context.noopPath === "/v1/whoami" ? [200] : [404],
   };
 }
 
@@ -86,6 +87,18 @@ async function paired(context: HttpContext, target: LoadTarget): Promise<PairedR
 export async function scenarioKeyedNoop(context: HttpContext): Promise<HttpScenarioResult> {
   const result = await paired(context, keyedNoopTarget(context));
   return { ...result, target: "req/s ratio to the node:http baseline >= 0.6", met: result.ratio >= 0.6 };
+}
+
+/**
+ * Scenario 1's reference point: Hono on its Node adapter with no middleware (bench/framework-floor-server.mjs),
+ * paired with the same baseline. Not a target: it shows how much of the gap is the framework itself.
+ */
+export async function scenarioFrameworkFloor(
+  context: HttpContext,
+  floor: { url: string; pid: number },
+): Promise<HttpScenarioResult> {
+  const result = await paired(context, { url: floor.url, pid: floor.pid, path: "/", expect: [200] });
+  return { ...result, target: "none (reference: Hono on @hono/node-server, no middleware)", met: true };
 }
 
 export async function scenarioTracking(context: HttpContext): Promise<HttpScenarioResult> {

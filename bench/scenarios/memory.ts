@@ -51,7 +51,7 @@ function slopePerMinute(points: { x: number; y: number }[]): number {
 }
 
 /**
- * Scenario 6: a soak at a steady mixed load (keyed no-op, tracking reads, order creations in equal parts) with the
+ * Scenario 6: a soak at a steady mixed load (the keyed no-op, tracking reads, order creations in equal parts) with the
  * gateway's RSS and V8 heap sampled every few seconds, to show whether memory grows with traffic.
  */
 export async function scenarioMemory(options: {
@@ -60,6 +60,8 @@ export async function scenarioMemory(options: {
   metricsUrl: string;
   tenant: BenchTenant;
   tracked: { number: string; token: string }[];
+  /** The keyed no-op of scenario 1. */
+  noopPath: string;
   durationS: number;
   ratePerSecond: number;
   log(line: string): void;
@@ -88,7 +90,7 @@ export async function scenarioMemory(options: {
     idReplacement: true,
     timeout: 10,
     requests: [
-      { method: "GET", path: "/v1/orders/bench-not-an-order-id", headers: auth },
+      { method: "GET", path: options.noopPath, headers: auth },
       { method: "GET", path: `/v1/tracking/${tracked.number}?token=${tracked.token}` },
       {
         method: "POST",

@@ -422,6 +422,26 @@ export type SimulateRequest = {
   exception?: ExceptionRequest;
 };
 
+export type Whoami = {
+  key_id: string;
+  tenant_id: string;
+  mode: "live" | "test";
+  scopes: (
+    | "orders:write"
+    | "orders:read"
+    | "webhooks:manage"
+    | "connectors:manage"
+    | "keys:manage"
+    | "ops"
+  )[];
+  plan: string;
+  /** The key's quota; the RateLimit header of this response says what is left. */
+  rate_limit: {
+    limit: number;
+    window_seconds: number;
+  };
+};
+
 export type ApiKeyList = {
   object: "list";
   data: ApiKey[];
@@ -1250,6 +1270,15 @@ export interface Operations {
     output: OrderLifecycle;
     error: Problem;
   };
+  /** Check your API key
+   *
+   * `GET /v1/whoami` */
+  whoami: {
+    input: Record<string, never>;
+    inputRequired: false;
+    output: Whoami;
+    error: Problem;
+  };
   /** List API keys
    *
    * `GET /v1/keys` */
@@ -1611,6 +1640,7 @@ export const operations = {
     idempotent: true,
     acceptsIdempotencyKey: true,
   },
+  whoami: { method: "GET", path: "/v1/whoami", idempotent: true, acceptsIdempotencyKey: false },
   listApiKeys: { method: "GET", path: "/v1/keys", idempotent: true, acceptsIdempotencyKey: false },
   createApiKey: { method: "POST", path: "/v1/keys", idempotent: false, acceptsIdempotencyKey: false },
   getApiKey: { method: "GET", path: "/v1/keys/{id}", idempotent: true, acceptsIdempotencyKey: false },

@@ -48,7 +48,7 @@ export function authenticate(scope?: Scope) {
         true,
       );
     }
-    const { keyVerifier, config } = c.var.services;
+    const { keyVerifier, config } = c.get("services");
     const verified = await keyVerifier.verify(key);
     if (!verified) throw unauthorized("The API key is unknown, revoked or expired.", true);
     const auth: AuthContext = {

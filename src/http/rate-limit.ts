@@ -54,7 +54,7 @@ export async function consumeRateLimit(
   subject: string,
   policy: RateLimitPolicy,
 ): Promise<Record<string, string>> {
-  const { rateLimiter, metrics } = c.var.services;
+  const { rateLimiter, metrics } = c.get("services");
   let decision: RateLimitDecision;
   const started = performance.now();
   try {
@@ -102,7 +102,7 @@ export function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, s
 export function rateLimitByClientAddress(policyOf: (config: Config) => RateLimitPolicy) {
   return createMiddleware<AppEnv>(async (c, next) => {
     if (c.req.method === "OPTIONS") return next();
-    const config = c.var.services.config;
+    const config = c.get("services").config;
     const address = clientAddress(c.req.raw.headers, c.env, {
       trustedHeader: config.TRUSTED_PROXY_HEADER,
       trustedHops: config.TRUSTED_PROXY_HOPS,

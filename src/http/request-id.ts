@@ -1,4 +1,4 @@
-import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
 import type { AppEnv } from "./context.ts";
 
 const acceptable = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -8,11 +8,13 @@ export function newRequestId(): string {
   return `req_${crypto.randomUUID().replaceAll("-", "")}`;
 }
 
-/** Every response carries X-Request-Id: the caller's own when it sent a sane one, else a new one. */
-export const requestId = createMiddleware<AppEnv>(async (c, next) => {
+/**
+ * The request's id: the caller's own X-Request-Id when it sent a sane one, else a new one. Set as the `requestId`
+ * variable; the app's envelope middleware echoes it on every response.
+ */
+export function assignRequestId(c: Context<AppEnv>): string {
   const incoming = c.req.header("x-request-id");
   const id = incoming && acceptable.test(incoming) ? incoming : newRequestId();
   c.set("requestId", id);
-  await next();
-  c.res.headers.set("x-request-id", id);
-});
+  return id;
+}

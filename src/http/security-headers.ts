@@ -1,14 +1,14 @@
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./context.ts";
 
 /**
- * Headers every response carries. HSTS only when the service is reached over https (directly, or as its public
- * base URL says), since browsers ignore it over http and it would pin a local developer's machine.
+ * Headers every response carries (the app's envelope middleware calls this on the final response). HSTS only when
+ * the service is reached over https (directly, or as its public base URL says), since browsers ignore it over http
+ * and it would pin a local developer's machine.
  */
-export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
-  await next();
-  const headers = c.res.headers;
+export function applySecurityHeaders(c: Context<AppEnv>, headers: Headers): void {
   headers.set("x-content-type-options", "nosniff");
   headers.set("x-frame-options", "DENY");
   headers.set("referrer-policy", "no-referrer");
@@ -17,7 +17,7 @@ export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   const https =
     c.req.url.startsWith("https:") || c.get("services").config.publicBaseUrl.startsWith("https://");
   if (https) headers.set("strict-transport-security", "max-age=63072000; includeSubDomains");
-});
+}
 
 /** Public paths with their own, open CORS policy (shops embed tracking widgets on any origin). */
 export const publicCorsPaths = [/^\/v1\/tracking\//];
@@ -29,7 +29,7 @@ export const publicCorsPaths = [/^\/v1\/tracking\//];
  * (keys travel in headers, never cookies).
  */
 export const keyedCors = createMiddleware<AppEnv>(async (c, next) => {
-  const allowed = c.var.services.config.CORS_ALLOWED_ORIGINS;
+  const allowed = c.get("services").config.CORS_ALLOWED_ORIGINS;
   if (allowed.length === 0 || publicCorsPaths.some((pattern) => pattern.test(c.req.path))) return next();
   return corsFor(allowed)(c, next);
 });

@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../http/context.ts";
 
@@ -17,16 +16,14 @@ export function routeLabel(c: Context<AppEnv>): string {
 }
 
 /**
- * One middleware for both request observations, so the hot path reads the clock twice per request, not four times:
- * the request log line and the HTTP metrics.
+ * Both request observations at once, called by the app's envelope middleware with the time the request started
+ * (so the hot path reads the clock twice per request, not four times): the request log line and the HTTP metrics.
  *
  * The log line carries the request id, the route pattern, the tenant id and the status. It never carries the URL
  * (a tracking token may be in its query string), headers (the API key) or a body (webhook secrets): what is not
  * collected cannot leak.
  */
-export const observeRequests = createMiddleware<AppEnv>(async (c, next) => {
-  const started = performance.now();
-  await next();
+export function observeRequest(c: Context<AppEnv>, started: number): void {
   const seconds = (performance.now() - started) / 1000;
   // c.get, not c.var: Hono builds a fresh object of every variable on each `c.var` read.
   const { logger, metrics } = c.get("services");
@@ -47,4 +44,4 @@ export const observeRequests = createMiddleware<AppEnv>(async (c, next) => {
     },
     "request",
   );
-});
+}

@@ -3,16 +3,18 @@ import { Redis } from "ioredis";
 import { gcraParameters, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from "./types.ts";
 
 /**
- * The GCRA step of `gcraStep` (types.ts), line for line, run atomically inside Redis: one round trip per decision,
- * and no two instances can interleave between the read and the write. Time is Redis's own `TIME`, so instances
- * with skewed clocks still share one timeline. All arithmetic is in whole microseconds (exact in Lua's doubles up
- * to 2^53 µs, i.e. far beyond our lifetime); the stored value (`<tat>:<interval>`) is formatted with %.0f because
- * Lua's default number formatting keeps only 14 significant digits.
+ * The GCRA step of `gcraStep` (types.ts), line for line, run atomically inside Redis for a batch of requests of
+ * one subject: ARGV[3..] are the increments (cost × interval) of the requests in arrival order, and each is decided
+ * in turn at the same instant, exactly as that many separate calls arriving back to back would be. One round trip
+ * per batch, and no two instances can interleave between the read and the write. Time is Redis's own `TIME`, so
+ * instances with skewed clocks still share one timeline. All arithmetic is in whole microseconds (exact in Lua's
+ * doubles up to 2^53 µs, i.e. far beyond our lifetime); the stored value (`<tat>:<interval>`) is formatted with
+ * %.0f because Lua's default number formatting keeps only 14 significant digits. Returns four numbers per request:
+ * allowed (1/0), remaining, reset and retry-after in microseconds.
  */
 export const gcraScript = `
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local increment = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tat = now
@@ -29,18 +31,37 @@ if stored then
     end
   end
 end
-local new_tat = tat + increment
-local allow_at = new_tat - burst
-if allow_at > now then
-  local remaining = math.floor((now + burst - tat) / interval)
-  if remaining < 0 then remaining = 0 end
-  return {0, remaining, tat - now, allow_at - now}
+local out = {}
+local admitted = false
+for i = 3, #ARGV do
+  local new_tat = tat + tonumber(ARGV[i])
+  local allow_at = new_tat - burst
+  if allow_at > now then
+    local remaining = math.floor((now + burst - tat) / interval)
+    if remaining < 0 then remaining = 0 end
+    out[#out + 1] = 0
+    out[#out + 1] = remaining
+    out[#out + 1] = tat - now
+    out[#out + 1] = allow_at - now
+  else
+    tat = new_tat
+    admitted = true
+    out[#out + 1] = 1
+    out[#out + 1] = math.floor((now + burst - new_tat) / interval)
+    out[#out + 1] = new_tat - now
+    out[#out + 1] = 0
+  end
 end
-redis.call('SET', KEYS[1], string.format('%.0f:%.0f', new_tat, interval), 'PX', string.format('%d', math.ceil((new_tat - now) / 1000) + 1))
-return {1, math.floor((now + burst - new_tat) / interval), new_tat - now, 0}
+if admitted then
+  redis.call('SET', KEYS[1], string.format('%.0f:%.0f', tat, interval), 'PX', string.format('%d', math.ceil((tat - now) / 1000) + 1))
+end
+return out
 `;
 
 const scriptSha = createHash("sha1").update(gcraScript).digest("hex");
+
+/** At most this many requests are decided by one script call (the rest wait for the next call). */
+const maxBatch = 256;
 
 export interface RedisRateLimiterOptions {
   url: string;
@@ -52,11 +73,36 @@ export interface RedisRateLimiterOptions {
   onConnectionError?: (error: Error) => void;
 }
 
+interface Waiter {
+  increment: number;
+  resolve(decision: RateLimitDecision): void;
+  reject(error: unknown): void;
+}
+
+/** The requests of one subject (under one policy) waiting for the call in flight for that subject to return. */
+interface Lane {
+  key: string;
+  interval: number;
+  burst: number;
+  queued: Waiter[];
+}
+
+/**
+ * Every decision is made in Redis, atomically, so all instances share one budget. Concurrent requests of the same
+ * subject are coalesced: while a call for a subject is in flight, later requests of that subject queue, and the
+ * next call decides all of them at once (one round trip, one script run and one write instead of one each). An
+ * idle subject's request is sent at once, so coalescing only ever happens when requests would have queued on the
+ * connection anyway. Each request still gets its own decision, the same as if the calls had arrived one by one.
+ */
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = "redis" as const;
   private readonly client: Redis;
   private readonly prefix: string;
+  /** Subjects with a call in flight, by key and policy. */
+  private readonly lanes = new Map<string, Lane>();
   private closed = false;
+  /** Script calls made and decisions returned; their ratio is the mean batch size. */
+  readonly stats = { calls: 0, decisions: 0 };
 
   constructor(options: RedisRateLimiterOptions) {
     this.prefix = options.prefix;
@@ -103,19 +149,73 @@ export class RedisRateLimiter implements RateLimiter {
   async consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
     const params = gcraParameters(policy, cost);
     const key = `${this.prefix}${subject}`;
-    const args = [params.interval, params.burst, params.increment];
+    const laneId = `${params.interval}:${params.burst}:${key}`;
+    return new Promise<RateLimitDecision>((resolve, reject) => {
+      const waiter: Waiter = { increment: params.increment, resolve, reject };
+      const lane = this.lanes.get(laneId);
+      if (lane) {
+        lane.queued.push(waiter);
+        return;
+      }
+      const fresh: Lane = { key, interval: params.interval, burst: params.burst, queued: [] };
+      this.lanes.set(laneId, fresh);
+      this.send(laneId, fresh, [waiter]);
+    });
+  }
+
+  /** Decides `batch` in one call; then sends whatever queued meanwhile, or frees the lane. */
+  private send(laneId: string, lane: Lane, batch: Waiter[]): void {
+    this.decide(lane, batch).then(
+      (decisions) => {
+        for (let i = 0; i < batch.length; i++) batch[i]?.resolve(decisions[i] as RateLimitDecision);
+        this.next(laneId, lane);
+      },
+      (error: unknown) => {
+        for (const waiter of batch) waiter.reject(error);
+        this.next(laneId, lane);
+      },
+    );
+  }
+
+  private next(laneId: string, lane: Lane): void {
+    if (lane.queued.length === 0) {
+      this.lanes.delete(laneId);
+      return;
+    }
+    const batch = lane.queued.length <= maxBatch ? lane.queued : lane.queued.slice(0, maxBatch);
+    lane.queued = lane.queued.length <= maxBatch ? [] : lane.queued.slice(maxBatch);
+    this.send(laneId, lane, batch);
+  }
+
+  private async decide(lane: Lane, batch: Waiter[]): Promise<RateLimitDecision[]> {
+    this.stats.calls++;
+    this.stats.decisions += batch.length;
+    const args: number[] = [lane.interval, lane.burst];
+    for (const waiter of batch) args.push(waiter.increment);
     let reply: unknown;
     try {
-      reply = await this.client.evalsha(scriptSha, 1, key, ...args);
+      reply = await this.client.evalsha(scriptSha, 1, lane.key, ...args);
     } catch (error) {
       // First use on this server (or after a restart or SCRIPT FLUSH): EVAL sends the body and caches it.
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      reply = await this.client.eval(gcraScript, 1, key, ...args);
+      reply = await this.client.eval(gcraScript, 1, lane.key, ...args);
     }
-    const [allowed, remaining, resetMicros, retryAfterMicros] = reply as [number, number, number, number];
-    return { allowed: allowed === 1, remaining, resetMicros, retryAfterMicros, backend: "redis" };
+    const values = reply as number[];
+    if (!Array.isArray(values) || values.length !== batch.length * 4) {
+      throw new Error(`rate limiter: unexpected reply from redis (${String(values).slice(0, 80)})`);
+    }
+    const decisions: RateLimitDecision[] = [];
+    for (let i = 0; i < values.length; i += 4) {
+      decisions.push({
+        allowed: values[i] === 1,
+        remaining: values[i + 1] as number,
+        resetMicros: values[i + 2] as number,
+        retryAfterMicros: values[i + 3] as number,
+        backend: "redis",
+      });
+    }
+    return decisions;
   }
-
   health() {
     return this.available
       ? { ok: true, detail: "redis", active: "redis" as const, degraded: false }

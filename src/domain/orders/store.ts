@@ -239,16 +239,34 @@ export async function getHistory(db: Queryable, orderId: string): Promise<Histor
  * the busiest read, and a second query per view was a third of its database time. The history comes back as a
  * JSON array (PostgreSQL's JSON timestamps carry their offset, so `new Date` reads them exactly).
  */
+/** The columns of an order the public tracking view shows or needs (never the recipient or the address). */
+export type TrackedOrderRow = Pick<
+  OrderRow,
+  | "tracking_number"
+  | "tracking_token"
+  | "status"
+  | "closed_at"
+  | "driver"
+  | "updated_at"
+  | "last_position_at"
+  | "last_distance_m"
+> & { destination_city: string };
+
+/**
+ * The busiest read of the API, in one round trip: only the columns the tracking view uses, and the history as one
+ * JSON array.
+ */
 export async function findOrderWithHistoryByTrackingNumber(
   db: Queryable,
   trackingNumber: string,
-): Promise<{ order: OrderRow; history: Omit<HistoryRow, "details">[] } | null> {
+): Promise<{ order: TrackedOrderRow; history: Omit<HistoryRow, "details">[] } | null> {
   const { rows } = await db.query<
-    OrderRow & {
+    TrackedOrderRow & {
       history_json: { status: OrderStatus; description: string; city: string | null; occurred_at: string }[];
     }
   >(
-    `select o.*,
+    `select o.tracking_number, o.tracking_token, o.status, o.closed_at, o.driver, o.updated_at,
+            o.last_position_at, o.last_distance_m, o.destination->>'city' as destination_city,
             coalesce((select json_agg(json_build_object('status', h.status, 'description', h.description,
                                                         'city', h.city, 'occurred_at', h.occurred_at) order by h.id)
                         from order_status_history h where h.order_id = o.id), '[]'::json) as history_json
@@ -260,7 +278,7 @@ export async function findOrderWithHistoryByTrackingNumber(
   if (!row) return null;
   const { history_json: historyJson, ...order } = row;
   return {
-    order: order as OrderRow,
+    order,
     history: historyJson.map((entry) => ({ ...entry, occurred_at: new Date(entry.occurred_at) })),
   };
 }

@@ -58,7 +58,7 @@ export async function getTrackingView(
   return {
     tracking_number: order.tracking_number,
     status: order.status,
-    destination_city: order.destination.city,
+    destination_city: order.destination_city,
     estimated_delivery_at: estimatedDeliveryAt(order, eta)?.toISOString() ?? null,
     // First name only: enough for the recipient to recognise the driver at the door, no more. Only while that
     // driver is the one bringing (or who brought) the package: after a failed attempt nobody is on the way.

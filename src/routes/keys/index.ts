@@ -5,9 +5,14 @@ import { registerGetKey } from "./get.ts";
 import { registerListKeys } from "./list.ts";
 import { registerRevokeKey } from "./revoke.ts";
 import { registerRotateKey } from "./rotate.ts";
+import { registerWhoami } from "./whoami.ts";
 
-/** Self-service key management (scope `keys:manage`), confined to the calling key's tenant and mode. */
+/**
+ * Self-service key management (scope `keys:manage`), confined to the calling key's tenant and mode, and `whoami`,
+ * which any valid key may call.
+ */
 export function registerKeyRoutes(app: App): void {
+  registerWhoami(app);
   registerListKeys(app);
   registerCreateKey(app);
   registerGetKey(app);

@@ -30,8 +30,8 @@ export const getOrderRoute = createRoute({
 
 export function registerGetOrder(app: App): void {
   app.openapi(getOrderRoute, async (c) => {
-    const { db, config } = c.var.services;
-    const order = await getOrder(db, c.var.auth, c.req.valid("param").id);
+    const { db, config } = c.get("services");
+    const order = await getOrder(db, c.get("auth"), c.req.valid("param").id);
     if (!order) throw new ApiError("not_found", "No order with this id.");
     return c.json(toOrder(order, config.publicBaseUrl), 200);
   });

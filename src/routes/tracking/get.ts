@@ -46,14 +46,14 @@ export const getTrackingRoute = createRoute({
 export function registerGetTracking(app: App): void {
   app.openapi(getTrackingRoute, async (c) => {
     const token = c.req.valid("query").token ?? c.req.valid("header")["x-tracking-token"];
-    const notFound = new ApiError("not_found", "No shipment matches this tracking number and token.");
-    if (!token) throw notFound;
-    const { db, config, clock } = c.var.services;
+    const notFound = () => new ApiError("not_found", "No shipment matches this tracking number and token.");
+    if (!token) throw notFound();
+    const { db, config, clock } = c.get("services");
     const view = await getTrackingView(db, c.req.valid("param").tracking_number, token, {
       averageSpeedKmh: config.ETA_AVERAGE_SPEED_KMH,
       now: clock.now(),
     });
-    if (!view) throw notFound;
+    if (!view) throw notFound();
     c.header("cache-control", "no-store");
     return c.json(view, 200);
   });

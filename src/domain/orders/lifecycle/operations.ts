@@ -72,7 +72,7 @@ interface ProducedEvent {
   occurred_at: string;
 }
 
-function stateOf(order: OrderRow): LifecycleState {
+function stateOf(order: Pick<OrderRow, "status" | "closed_at">): LifecycleState {
   return lifecycleStateOf(order.status, order.closed_at !== null);
 }
 
@@ -83,7 +83,7 @@ function destinationOf(order: OrderRow): GeoPoint | null {
 
 /** The order's ETA: only while a driver is on the way and a position with a known distance has arrived. */
 export function estimatedDeliveryAt(
-  order: OrderRow,
+  order: Pick<OrderRow, "status" | "closed_at" | "last_position_at" | "last_distance_m">,
   options: { averageSpeedKmh: number; now: Date },
 ): Date | null {
   const state = stateOf(order);
