@@ -14,7 +14,8 @@ import { pino } from "pino";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { postmanCollection } from "../src/portal/postman.ts";
-import { documentFor, documentYaml, productionBaseUrl } from "../src/routes/docs/document-cache.ts";
+import { documentFor, productionBaseUrl } from "../src/routes/docs/document-cache.ts";
+import { documentYaml } from "../src/routes/docs/document-yaml.ts";
 import type { Services } from "../src/services.ts";
 import { sdkSchemaSource } from "./sdk-codegen.ts";
 

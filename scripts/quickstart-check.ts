@@ -48,7 +48,7 @@ async function main(): Promise<number> {
     DATA_DIR: dataDir,
     PORT: String(port),
   };
-  const server = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+  const server = spawn(process.execPath, ["scripts/start.js"], {
     cwd: repoRoot,
     env: { ...serviceEnv, WEBHOOK_ALLOW_PRIVATE_URLS: "true", LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],

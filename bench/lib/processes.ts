@@ -79,8 +79,23 @@ export async function startBaseline(script = "bench/baseline-server.mjs"): Promi
 }
 
 /**
- * The gateway exactly as `npm start` runs it (`src/server.ts` under tsx), with its JSON logs going to /dev/null:
- * they are still produced, serialised and written, as in production, but nobody reads them here. Extra Node flags
+ * The Node arguments of a checkout's `npm start` (its package.json `start` script: `node scripts/start.js`, or
+ * `tsx src/server.ts` in checkouts before the build step), so that the gateway process is Node itself, whose
+ * memory and CPU the harness reads, and extra flags can go before the script.
+ */
+export function startArguments(gatewayRoot: string): string[] {
+  const manifest = JSON.parse(readFileSync(`${gatewayRoot}/package.json`, "utf8")) as {
+    scripts?: { start?: string };
+  };
+  const [runner, ...rest] = (manifest.scripts?.start ?? "").trim().split(/\s+/);
+  if (runner === "node") return rest;
+  if (runner === "tsx") return ["--import", "tsx", ...rest];
+  throw new Error(`${gatewayRoot}/package.json: cannot run its start script (${manifest.scripts?.start})`);
+}
+
+/**
+ * The gateway exactly as `npm start` runs it (see startArguments), with its JSON logs going to /dev/null: they
+ * are still produced, serialised and written, as in production, but nobody reads them here. Extra Node flags
  * (`--cpu-prof`) come through `nodeFlags`.
  */
 export async function startGateway(
@@ -89,7 +104,7 @@ export async function startGateway(
   gatewayRoot = root,
 ): Promise<Managed> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "src/server.ts"], {
+  const child = spawn(process.execPath, [...nodeFlags, ...startArguments(gatewayRoot)], {
     cwd: gatewayRoot,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",

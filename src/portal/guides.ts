@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { projectPath } from "../project-root.ts";
 import { type Language, languages, ui } from "./i18n.ts";
 import { type RenderedGuide, renderMarkdown } from "./markdown.ts";
 
 /** Where the guides live: `src/portal/guides/<lang>/<slug>.md`, first line `# Title`. */
-export const guidesDirectory = fileURLToPath(new URL("./guides/", import.meta.url));
+export const guidesDirectory = projectPath("src/portal/guides/");
 
 export interface Guide extends RenderedGuide {
   slug: string;

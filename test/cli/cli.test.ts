@@ -121,7 +121,7 @@ describe("CLI on the embedded database", () => {
   });
 
   it("hands its command to the running service, whose database it then shares", async () => {
-    server = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+    server = spawn(process.execPath, ["scripts/start.js"], {
       cwd: root,
       env: { ...process.env, DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "info" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -153,7 +153,7 @@ describe("CLI on the embedded database", () => {
     expect(res.status).toBe(200);
 
     // A second service on the same data directory is refused instead of corrupting it.
-    const second = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+    const second = spawn(process.execPath, ["scripts/start.js"], {
       cwd: root,
       env: { ...process.env, DATA_DIR: dataDir, PORT: "0" },
       stdio: ["ignore", "pipe", "pipe"],

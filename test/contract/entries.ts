@@ -17,7 +17,7 @@ export interface RunningEntry {
 }
 
 function command(entry: Entry): { file: string; args: string[] } {
-  if (entry === "node-server") return { file: process.execPath, args: ["--import", "tsx", "src/server.ts"] };
+  if (entry === "node-server") return { file: process.execPath, args: ["scripts/start.js"] };
   const name = entry === "deno-api-gateway" ? "api-gateway" : "webhook-dispatcher";
   return {
     file: denoBinary,

@@ -8,8 +8,8 @@ import { createTenant } from "../../src/domain/tenants/store.ts";
 import { openTestDb, type TestDb } from "../support/db.ts";
 
 /**
- * A real `src/server.ts` process (what `npm start` runs: HTTP app, webhook dispatcher, rate limiter) on a
- * private PostgreSQL database, for the tests that exercise the service the way integrators do: curl, a browser,
+ * A real server process (`scripts/start.js`, what `npm start` runs: HTTP app, webhook dispatcher, rate limiter)
+ * on a private PostgreSQL database, for the tests that exercise the service the way integrators do: curl, a browser,
  * the SDK. Tenants and keys are created straight in that database, as the operator CLI would.
  */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -59,7 +59,7 @@ export async function startServer(
   const url = `http://127.0.0.1:${port}`;
   mkdirSync(resolve(repoRoot, "test-results"), { recursive: true });
   const log = createWriteStream(resolve(repoRoot, `test-results/${options.name ?? "docs"}-server.log`));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+  const child = spawn(process.execPath, ["scripts/start.js"], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? "",

@@ -20,11 +20,12 @@ export interface ServerProcess {
 }
 
 /**
- * `src/server.ts` as a real child process (what `npm start` runs), on a free loopback port. Only the variables
- * given are set, besides PATH and HOME: the test's own environment (REDIS_URL, DATABASE_URL...) does not leak in.
+ * The service as a real child process, started as `npm start` starts it (scripts/start.js: the compiled
+ * `src/server.ts`), on a free loopback port. Only the variables given are set, besides PATH and HOME: the test's
+ * own environment (REDIS_URL, DATABASE_URL...) does not leak in.
  */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+  const child = spawn(process.execPath, ["scripts/start.js"], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",

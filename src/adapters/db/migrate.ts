@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { projectPath } from "../../project-root.ts";
 import type { Db } from "./types.ts";
 
 export interface Migration {
@@ -9,7 +9,7 @@ export interface Migration {
   sql: string;
 }
 
-export const defaultMigrationsDir = fileURLToPath(new URL("../../../supabase/migrations/", import.meta.url));
+export const defaultMigrationsDir = projectPath("supabase/migrations/");
 
 const fileName = /^(\d+)_([a-z0-9_]+)\.sql$/;
 

@@ -1,5 +1,5 @@
 import type { App } from "../../http/context.ts";
-import { documentFor, documentYaml } from "./document-cache.ts";
+import { documentFor } from "./document-cache.ts";
 import { registerPortalRoutes } from "./portal.ts";
 
 /**
@@ -15,13 +15,15 @@ export function registerDocsRoutes(app: App): void {
     c.header("cache-control", "public, max-age=60");
     return c.json(documentOf(c.var.services.config.publicBaseUrl));
   });
-  app.get("/openapi.yaml", (c) => {
+  app.get("/openapi.yaml", async (c) => {
     c.header("access-control-allow-origin", "*");
     c.header("cache-control", "public, max-age=60");
     c.header("content-type", "application/yaml; charset=utf-8");
     const baseUrl = c.var.services.config.publicBaseUrl;
     let yaml = yamlOf.get(baseUrl);
     if (yaml === undefined) {
+      // Loaded on first use: see document-yaml.ts.
+      const { documentYaml } = await import("./document-yaml.ts");
       yaml = documentYaml(documentOf(baseUrl));
       yamlOf.set(baseUrl, yaml);
     }

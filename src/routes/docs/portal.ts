@@ -5,11 +5,12 @@ import { promisify } from "node:util";
 import { gzip, gzipSync } from "node:zlib";
 import type { Context } from "hono";
 import type { App, AppEnv } from "../../http/context.ts";
-import { GuideLibrary } from "../../portal/guides.ts";
+import type { GuideLibrary } from "../../portal/guides.ts";
 import { isLanguage, type Language, languages, preferredLanguage, ui } from "../../portal/i18n.ts";
 import { escapeHtml, pageHref, renderPage } from "../../portal/layout.ts";
 import { postmanCollection } from "../../portal/postman.ts";
 import { referenceBody } from "../../portal/reference.ts";
+import { projectPath } from "../../project-root.ts";
 import { apiVersion } from "./document-cache.ts";
 import type { OpenApiDocument } from "./openapi-document.ts";
 
@@ -48,7 +49,7 @@ async function loadScalar(): Promise<Asset | null> {
 }
 
 function loadOwnAsset(name: string, type: string): Asset {
-  return asset(readFileSync(new URL(`../../portal/assets/${name}`, import.meta.url)), type, true);
+  return asset(readFileSync(projectPath(`src/portal/assets/${name}`)), type, true);
 }
 
 function sendAsset(c: Context<AppEnv>, file: Asset, immutable: boolean): Response {
@@ -84,10 +85,17 @@ function contentSecurityPolicy(publicBaseUrl: string): string {
 }
 
 export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => OpenApiDocument): void {
-  // Read on first use, not at app creation: building an app (tests, the OpenAPI generator) does no file I/O.
-  let library: GuideLibrary | null = null;
+  // Read and rendered on first use, not at app creation: building an app (tests, the OpenAPI generator) does no
+  // file I/O, and the Markdown and HTML renderers (about 14 MiB) are loaded only by a process that serves the
+  // portal. A failed load is retried by the next request.
+  let library: Promise<GuideLibrary> | null = null;
   const guides = () => {
-    library ??= new GuideLibrary();
+    library ??= import("../../portal/guides.ts")
+      .then(({ GuideLibrary }) => new GuideLibrary())
+      .catch((error: unknown) => {
+        library = null;
+        throw error;
+      });
     return library;
   };
   let css: Asset | null = null;
@@ -109,7 +117,7 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
     return c.html(body, status);
   };
 
-  const notFound = (c: Context<AppEnv>, lang: Language) => {
+  const notFound = async (c: Context<AppEnv>, lang: Language) => {
     const t = ui[lang];
     return html(
       c,
@@ -119,7 +127,7 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
         slug: "not-found",
         title: t.notFound,
         body: `<article><h1>${escapeHtml(t.notFound)}</h1><p><a href="${pageHref(lang, "index")}">${escapeHtml(t.notFoundText)}</a></p></article>`,
-        library: guides(),
+        library: await guides(),
         cssHref: cssHref(),
         apiVersion,
         availableIn: [],
@@ -128,8 +136,8 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
     );
   };
 
-  const guidePage = (c: Context<AppEnv>, lang: Language, slug: string) => {
-    const library = guides();
+  const guidePage = async (c: Context<AppEnv>, lang: Language, slug: string) => {
+    const library = await guides();
     const guide = library.get(lang, slug);
     if (!guide) return notFound(c, lang);
     const t = ui[lang];
@@ -208,7 +216,7 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
         slug: "reference",
         title: ui[lang].apiReference,
         body: referenceBody(lang, documentOf(c.var.services.config.publicBaseUrl), scalar !== null),
-        library: guides(),
+        library: await guides(),
         cssHref: cssHref(),
         apiVersion,
         availableIn: languages,
@@ -223,11 +231,11 @@ export function registerPortalRoutes(app: App, documentOf: (baseUrl: string) => 
   });
   // A page without a language (e.g. the `type` URI of a problem, /developers/errors#not-found) goes to the
   // visitor's language; the fragment survives the redirect.
-  app.get("/developers/:slug", (c) => {
+  app.get("/developers/:slug", async (c) => {
     const lang = preferredLanguage(c.req.header("accept-language"));
     const slug = c.req.param("slug");
     if (isLanguage(slug)) return c.redirect(pageHref(slug, "index"), 301);
-    if (slug !== "reference" && !guides().get(lang, slug)) return notFound(c, lang);
+    if (slug !== "reference" && !(await guides()).get(lang, slug)) return notFound(c, lang);
     return c.redirect(pageHref(lang, slug));
   });
   app.get("/developers/*", (c) => notFound(c, preferredLanguage(c.req.header("accept-language"))));
