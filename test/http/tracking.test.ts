@@ -83,5 +83,17 @@ describe.each(dbKinds)("public tracking on %s", (kind) => {
     expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain(
       "x-tracking-token",
     );
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-methods")).toBe("GET,OPTIONS");
+    expect(preflight.headers.get("access-control-max-age")).toBe("86400");
+    expect(preflight.headers.get("access-control-allow-credentials")).toBeNull();
+    // A widget can read errors too, and the headers that say when to retry.
+    const unknown = await t.request("/v1/tracking/CV0000000000XX?token=nope", {
+      headers: { origin: "https://tienda.example.co" },
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-expose-headers")).toContain("Retry-After");
+    expect(res.headers.get("access-control-expose-headers")).toContain("RateLimit");
   });
 });
