@@ -212,6 +212,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   // prom-client hashes the label object on every call; the request path caches the children instead.
   const requestChildren = new Map<string, Counter.Internal>();
   const durationChildren = new Map<string, Histogram.Internal<"route" | "method">>();
+  const decisionChildren = new Map<string, Histogram.Internal<"backend" | "decision">>();
 
   return {
     registry,
@@ -234,7 +235,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       if (status === 429) rateLimited.labels(route, plan).inc();
     },
     observeRateLimitDecision({ backend, allowed, seconds }) {
-      limiterDecisions.labels(backend, allowed ? "allowed" : "denied").observe(seconds);
+      // Once per keyed request: the four label children are looked up once, not hashed on every call.
+      const key = `${backend} ${allowed}`;
+      let timer = decisionChildren.get(key);
+      if (!timer) {
+        timer = limiterDecisions.labels(backend, allowed ? "allowed" : "denied");
+        decisionChildren.set(key, timer);
+      }
+      timer.observe(seconds);
     },
     observeRateLimiterFallback(reason) {
       limiterFallbacks.labels(reason).inc();
