@@ -252,14 +252,21 @@ export type TrackedOrderRow = Pick<
   | "last_distance_m"
 > & { destination_city: string };
 
+/** A tracked order and its history (city level), as the public tracking view needs them. */
+export interface TrackedOrder {
+  order: TrackedOrderRow;
+  history: Omit<HistoryRow, "details">[];
+}
+
 /**
- * The busiest read of the API, in one round trip: only the columns the tracking view uses, and the history as one
+ * The busiest read of the API: the tracked orders with these numbers (unknown numbers are simply absent), in one
+ * round trip however many are asked for, with only the columns the tracking view uses and each history as one
  * JSON array.
  */
-export async function findOrderWithHistoryByTrackingNumber(
+export async function findTrackedOrders(
   db: Queryable,
-  trackingNumber: string,
-): Promise<{ order: TrackedOrderRow; history: Omit<HistoryRow, "details">[] } | null> {
+  trackingNumbers: readonly string[],
+): Promise<Map<string, TrackedOrder>> {
   const { rows } = await db.query<
     TrackedOrderRow & {
       history_json: { status: OrderStatus; description: string; city: string | null; occurred_at: string }[];
@@ -271,16 +278,18 @@ export async function findOrderWithHistoryByTrackingNumber(
                                                         'city', h.city, 'occurred_at', h.occurred_at) order by h.id)
                         from order_status_history h where h.order_id = o.id), '[]'::json) as history_json
        from orders o
-      where o.tracking_number = $1`,
-    [trackingNumber],
+      where o.tracking_number = any($1::text[])`,
+    [trackingNumbers],
   );
-  const row = rows[0];
-  if (!row) return null;
-  const { history_json: historyJson, ...order } = row;
-  return {
-    order,
-    history: historyJson.map((entry) => ({ ...entry, occurred_at: new Date(entry.occurred_at) })),
-  };
+  const found = new Map<string, TrackedOrder>();
+  for (const row of rows) {
+    const { history_json: historyJson, ...order } = row;
+    found.set(order.tracking_number, {
+      order,
+      history: historyJson.map((entry) => ({ ...entry, occurred_at: new Date(entry.occurred_at) })),
+    });
+  }
+  return found;
 }
 
 export async function findOrderByTrackingNumber(
