@@ -466,10 +466,9 @@ export interface Dispatcher {
 
 /**
  * The long-running dispatcher (`npm start` in-process, `cli worker` on its own). Woken by NOTIFY on
- * `cellvi_webhooks` when deliveries are written (by one of the transactions committing together, migration 0007),
- * and looks again shortly after every claim that found work, which covers the others; sleeps until the earliest
- * scheduled retry; polls every `WEBHOOK_POLL_INTERVAL` as a safety net for notifications lost while disconnected.
- * Any number may run against one database.
+ * `cellvi_webhooks` when deliveries are written; sleeps until the earliest scheduled retry; polls every
+ * `WEBHOOK_POLL_INTERVAL` as a safety net for notifications lost while disconnected. Any number may run against one
+ * database.
  */
 export async function startDispatcher(
   services: Services,
@@ -486,17 +485,12 @@ export async function startDispatcher(
   let freedSinceHeldBack = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
-  // Re-checking after claims that found work (see WEBHOOK_RECHECK_INTERVAL): when the last one did, and the pause
-  // before the next look, doubled after each look that finds nothing.
-  let foundAt = Number.NEGATIVE_INFINITY;
-  let recheckPauseMs = settings.recheckIntervalMs;
 
-  const sleepUntil = (at: number, soonestMs = 5) => {
+  const sleepUntil = (at: number) => {
     if (stopping) return;
     const now = Date.now();
-    // Never sooner than 5 ms unless asked (a row due now but not claimable must not spin), never later than the
-    // poll.
-    const target = Math.min(Math.max(at, now + soonestMs), now + settings.pollIntervalMs);
+    // Never sooner than 5 ms (a row due now but not claimable must not spin), never later than the poll.
+    const target = Math.min(Math.max(at, now + 5), now + settings.pollIntervalMs);
     if (timer && timerAt <= target) return;
     if (timer) clearTimeout(timer);
     timerAt = target;
@@ -523,21 +517,8 @@ export async function startDispatcher(
         heldBack = got === want || engine.saturated;
         freedSinceHeldBack = 0;
         if (got === want) wakeRequested = true;
-        if (got > 0) {
-          foundAt = performance.now();
-          recheckPauseMs = settings.recheckIntervalMs;
-        }
       }
       if (stopping || heldBack) return;
-      // Deliveries came in lately: of the transactions that committed along with them only one notified, and the
-      // others may have become visible just after this claim. Look again soon, less and less often while nothing
-      // comes, and for no longer than the window after the last claim that found work; then sleep as usual.
-      const sinceFound = performance.now() - foundAt;
-      if (sinceFound + recheckPauseMs <= settings.recheckWindowMs) {
-        sleepUntil(Date.now() + recheckPauseMs, Math.min(5, recheckPauseMs));
-        recheckPauseMs *= 2;
-        return;
-      }
       // Idle: sleep until the earliest pending delivery (retry or lease) is due. The clock may be injected, so
       // convert its "now" to a distance.
       const next = await nextDueAt(services.db);

@@ -7,10 +7,6 @@ export interface WebhookSettings {
   /** Always longer than an attempt can take, so a live worker never loses its claim mid-attempt. */
   leaseMs: number;
   pollIntervalMs: number;
-  /** Look again this soon after a claim that found deliveries (see WEBHOOK_RECHECK_INTERVAL). */
-  recheckIntervalMs: number;
-  /** ... for this long after the last claim that found any. */
-  recheckWindowMs: number;
   concurrency: number;
   endpointConcurrency: number;
   batchSize: number;
@@ -27,8 +23,6 @@ export function webhookSettings(config: Config): WebhookSettings {
     timeoutMs,
     leaseMs,
     pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
-    recheckIntervalMs: Math.max(1, config.WEBHOOK_RECHECK_INTERVAL),
-    recheckWindowMs: config.WEBHOOK_RECHECK_WINDOW,
     concurrency: config.WEBHOOK_CONCURRENCY,
     endpointConcurrency: Math.min(config.WEBHOOK_ENDPOINT_CONCURRENCY, config.WEBHOOK_CONCURRENCY),
     batchSize: config.WEBHOOK_BATCH_SIZE,
