@@ -30,7 +30,11 @@ export const publicCorsPaths = [/^\/v1\/tracking\//];
  * runs and so makes the handler's response be copied into a new one (the body as a stream): a tenth of the
  * tracking route's CPU in its profile.
  */
-export function publicCors(options: { allowMethods: string[]; allowHeaders: string[]; maxAgeSeconds: number }) {
+export function publicCors(options: {
+  allowMethods: string[];
+  allowHeaders: string[];
+  maxAgeSeconds: number;
+}) {
   const preflight = {
     "access-control-allow-origin": "*",
     "access-control-allow-methods": options.allowMethods.join(","),
