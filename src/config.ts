@@ -91,6 +91,13 @@ export const configSchema = z.object({
   WEBHOOK_LEASE: z.preprocess(emptyAsUndefined, durationSetting("0ms").optional()),
   /** The dispatcher's safety-net poll, for notifications lost while its database connection was down. */
   WEBHOOK_POLL_INTERVAL: durationSetting("2s"),
+  /**
+   * After a round of claims that found deliveries, the dispatcher looks once more this much later (and again after
+   * that look if it finds any): of the event transactions committing together only one sends the NOTIFY
+   * (migration 0007), and the others may become visible just after the claim it caused. Nothing extra happens
+   * while no deliveries come. 0 turns the extra look off (the NOTIFYs and the poll remain).
+   */
+  WEBHOOK_RECHECK_INTERVAL: durationSetting("20ms"),
   /** Attempts in flight per dispatcher process, and per endpoint (subscription) within it. */
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
   WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(16),

@@ -466,9 +466,10 @@ export interface Dispatcher {
 
 /**
  * The long-running dispatcher (`npm start` in-process, `cli worker` on its own). Woken by NOTIFY on
- * `cellvi_webhooks` when deliveries are written; sleeps until the earliest scheduled retry; polls every
- * `WEBHOOK_POLL_INTERVAL` as a safety net for notifications lost while disconnected. Any number may run against one
- * database.
+ * `cellvi_webhooks` when deliveries are written (by one of the transactions committing together, migration 0007),
+ * and looks again shortly after every claim that found work, which covers the others; sleeps until the earliest
+ * scheduled retry; polls every `WEBHOOK_POLL_INTERVAL` as a safety net for notifications lost while disconnected.
+ * Any number may run against one database.
  */
 export async function startDispatcher(
   services: Services,
@@ -486,11 +487,12 @@ export async function startDispatcher(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
 
-  const sleepUntil = (at: number) => {
+  const sleepUntil = (at: number, soonestMs = 5) => {
     if (stopping) return;
     const now = Date.now();
-    // Never sooner than 5 ms (a row due now but not claimable must not spin), never later than the poll.
-    const target = Math.min(Math.max(at, now + 5), now + settings.pollIntervalMs);
+    // Never sooner than 5 ms unless asked (a row due now but not claimable must not spin), never later than the
+    // poll.
+    const target = Math.min(Math.max(at, now + soonestMs), now + settings.pollIntervalMs);
     if (timer && timerAt <= target) return;
     if (timer) clearTimeout(timer);
     timerAt = target;
@@ -504,6 +506,7 @@ export async function startDispatcher(
 
   const pump = async () => {
     claiming = true;
+    let found = false;
     try {
       while (wakeRequested && !stopping) {
         wakeRequested = false;
@@ -517,8 +520,16 @@ export async function startDispatcher(
         heldBack = got === want || engine.saturated;
         freedSinceHeldBack = 0;
         if (got === want) wakeRequested = true;
+        if (got > 0) found = true;
       }
       if (stopping || heldBack) return;
+      // This round found deliveries: of the transactions that committed along with them only one notified, and
+      // the others may become visible just after this claim. Look once more a little later (and again after that
+      // look if it finds any); a round that finds nothing sleeps as usual.
+      if (found && settings.recheckIntervalMs > 0) {
+        sleepUntil(Date.now() + settings.recheckIntervalMs, 1);
+        return;
+      }
       // Idle: sleep until the earliest pending delivery (retry or lease) is due. The clock may be injected, so
       // convert its "now" to a distance.
       const next = await nextDueAt(services.db);

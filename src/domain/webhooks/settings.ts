@@ -7,6 +7,8 @@ export interface WebhookSettings {
   /** Always longer than an attempt can take, so a live worker never loses its claim mid-attempt. */
   leaseMs: number;
   pollIntervalMs: number;
+  /** Look once more this long after claims that found deliveries; 0: never (see WEBHOOK_RECHECK_INTERVAL). */
+  recheckIntervalMs: number;
   concurrency: number;
   endpointConcurrency: number;
   batchSize: number;
@@ -23,6 +25,7 @@ export function webhookSettings(config: Config): WebhookSettings {
     timeoutMs,
     leaseMs,
     pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
+    recheckIntervalMs: config.WEBHOOK_RECHECK_INTERVAL,
     concurrency: config.WEBHOOK_CONCURRENCY,
     endpointConcurrency: Math.min(config.WEBHOOK_ENDPOINT_CONCURRENCY, config.WEBHOOK_CONCURRENCY),
     batchSize: config.WEBHOOK_BATCH_SIZE,
