@@ -524,12 +524,9 @@ export async function startDispatcher(
       }
       if (stopping || heldBack) return;
       // This round found deliveries: of the transactions that committed along with them only one notified, and
-      // the others may become visible just after this claim. Look once more a little later (and again after that
-      // look if it finds any); a round that finds nothing sleeps as usual.
-      if (found && settings.recheckIntervalMs > 0) {
-        sleepUntil(Date.now() + settings.recheckIntervalMs, 1);
-        return;
-      }
+      // the others may become visible just after this claim. Look once more a little later at the latest (and
+      // again after that look if it finds any); the earliest due delivery below may wake it sooner.
+      if (found && settings.recheckIntervalMs > 0) sleepUntil(Date.now() + settings.recheckIntervalMs, 1);
       // Idle: sleep until the earliest pending delivery (retry or lease) is due. The clock may be injected, so
       // convert its "now" to a distance.
       const next = await nextDueAt(services.db);
