@@ -7,10 +7,11 @@ import {
 } from "../idempotency/run.ts";
 import type { CreateOrderInput, Order } from "./schemas.ts";
 import {
+  createdHistoryParams,
   findOrderIdByExternalId,
   newOrderIds,
-  orderInsertColumns,
   orderInsertParams,
+  orderWithHistoryCtes,
   type TenantScope,
 } from "./store.ts";
 import { trackingUrl } from "./tracking-ids.ts";
@@ -53,15 +54,8 @@ export async function createOrderOnce(
     try {
       const { rows } = await db.query<{ held: boolean; body: Order | null }>(
         `with lock as (select ${idempotencyTryLockSql("$1", "$2", "$18")} as held),
-         o as (
-           insert into orders (${orderInsertColumns})
-           select $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 from lock where held
-           on conflict (tenant_id, mode, external_id) do nothing
-           returning *
-         ), history as (
-           insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
-           select o.id, o.tenant_id, 'CREATED', $15, $16, $17, o.created_at from o
-         ), response as (
+         ${orderWithHistoryCtes("select $1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 from lock where held")},
+         response as (
            -- toOrder, in SQL: ISO-8601 UTC to the millisecond, like Date.toISOString.
            select json_build_object(
              'id', o.id, 'object', 'order', 'mode', o.mode, 'external_id', o.external_id,
@@ -81,9 +75,7 @@ export async function createOrderOnce(
          select lock.held, response.body from lock left join response on true`,
         [
           ...orderInsertParams(scope, input, ids),
-          "Order received",
-          input.origin?.city ?? null,
-          "api",
+          ...createdHistoryParams(input),
           key,
           fingerprint,
           trackingUrl(baseUrl, ids.trackingNumber, ids.trackingToken),

@@ -77,7 +77,7 @@ export interface CreateOrderOptions {
   description?: string;
 }
 
-/** `$1`...`$14` of the order insert, in the column order of `orderInsertColumns`. */
+/** `$1`...`$14` of the order insert, in the column order of `orderWithHistoryCtes`. */
 export function orderInsertParams(scope: TenantScope, input: CreateOrderInput, ids: NewOrderIds): unknown[] {
   return [
     scope.tenantId,
@@ -106,8 +106,29 @@ export function newOrderIds(): NewOrderIds {
   return { trackingNumber: newTrackingNumber(), trackingToken: newTrackingToken() };
 }
 
-export const orderInsertColumns = `tenant_id, mode, external_id, tracking_number, tracking_token, recipient, destination,
-                         origin, packages, cod_amount, currency, service_level, notes, metadata`;
+/**
+ * The CTEs `o` (the new order, or no row when the tenant already used the external_id in this mode) and `history`
+ * (its CREATED row, whose triggers write the event), for one statement. `rows` yields the order's 14 values
+ * (`orderInsertParams` as $1...$14); $15-$17 are the history row's description, city and actor
+ * (`createdHistoryParams`).
+ */
+export function orderWithHistoryCtes(rows: string): string {
+  return `o as (
+       insert into orders (tenant_id, mode, external_id, tracking_number, tracking_token, recipient, destination,
+                           origin, packages, cod_amount, currency, service_level, notes, metadata)
+       ${rows}
+       on conflict (tenant_id, mode, external_id) do nothing
+       returning *
+     ), history as (
+       insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
+       select o.id, o.tenant_id, 'CREATED', $15, $16, $17, o.created_at from o
+     )`;
+}
+
+/** `$15`...`$17` of `orderWithHistoryCtes`: the CREATED history row's description, city and actor. */
+export function createdHistoryParams(input: CreateOrderInput, options: CreateOrderOptions = {}): unknown[] {
+  return [options.description ?? "Order received", input.origin?.city ?? null, options.actor ?? "api"];
+}
 
 /**
  * Creates an order and its first history row in ONE statement (the history row's trigger writes the
@@ -125,22 +146,9 @@ export async function insertOrder(
   options: CreateOrderOptions = {},
 ): Promise<CreateOrderResult> {
   const inserted = await tx.query<OrderRow>(
-    `with o as (
-       insert into orders (${orderInsertColumns})
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-       on conflict (tenant_id, mode, external_id) do nothing
-       returning *
-     ), history as (
-       insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
-       select o.id, o.tenant_id, 'CREATED', $15, $16, $17, o.created_at from o
-     )
+    `with ${orderWithHistoryCtes("values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")}
      select * from o`,
-    [
-      ...orderInsertParams(scope, input, newOrderIds()),
-      options.description ?? "Order received",
-      input.origin?.city ?? null,
-      options.actor ?? "api",
-    ],
+    [...orderInsertParams(scope, input, newOrderIds()), ...createdHistoryParams(input, options)],
   );
   const order = inserted.rows[0];
   if (!order) {
@@ -234,11 +242,6 @@ export async function getHistory(db: Queryable, orderId: string): Promise<Histor
   return rows;
 }
 
-/**
- * The order behind a tracking number together with its history, in one round trip: the public tracking page is
- * the busiest read, and a second query per view was a third of its database time. The history comes back as a
- * JSON array (PostgreSQL's JSON timestamps carry their offset, so `new Date` reads them exactly).
- */
 /** The columns of an order the public tracking view shows or needs (never the recipient or the address). */
 export type TrackedOrderRow = Pick<
   OrderRow,
@@ -260,8 +263,9 @@ export interface TrackedOrder {
 
 /**
  * The busiest read of the API: the tracked orders with these numbers (unknown numbers are simply absent), in one
- * round trip however many are asked for, with only the columns the tracking view uses and each history as one
- * JSON array.
+ * round trip however many are asked for (a second query per view was a third of the database time), with only the
+ * columns the tracking view uses and each history as one JSON array (PostgreSQL's JSON timestamps carry their
+ * offset, so `new Date` reads them exactly).
  */
 export async function findTrackedOrders(
   db: Queryable,
@@ -290,16 +294,6 @@ export async function findTrackedOrders(
     });
   }
   return found;
-}
-
-export async function findOrderByTrackingNumber(
-  db: Queryable,
-  trackingNumber: string,
-): Promise<OrderRow | null> {
-  const { rows } = await db.query<OrderRow>("select * from orders where tracking_number = $1", [
-    trackingNumber,
-  ]);
-  return rows[0] ?? null;
 }
 
 /** Cursors are opaque to clients: base64url of the keyset position. */
