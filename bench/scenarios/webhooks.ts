@@ -1,23 +1,12 @@
 import pg from "pg";
-import type { Db, Queryable, QueryResult } from "../../src/adapters/db/types.ts";
+import { clientQueryable } from "../../src/adapters/db/postgres.ts";
+import type { Db } from "../../src/adapters/db/types.ts";
 import { insertOrder } from "../../src/domain/orders/store.ts";
 import { median, percentile, round } from "../lib/load.ts";
 import { type Managed, type Receiver, sleep, startWorker, waitUntil } from "../lib/processes.ts";
 import { type BenchTenant, orderInput } from "../lib/setup.ts";
 
 const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
-
-function queryable(client: pg.PoolClient): Queryable {
-  return {
-    async query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await client.query(text, params as unknown[]);
-      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
-    },
-    async exec(text: string) {
-      await client.query(text);
-    },
-  };
-}
 
 /** Subscribes the tenant to ORDER_CREATED at the receiver, through the API as a customer would. */
 export async function subscribeReceiver(gatewayUrl: string, tenant: BenchTenant, receiverPort: number) {
@@ -78,7 +67,7 @@ export async function scenarioWebhookLatency(options: {
     const client = await pool.connect();
     try {
       await client.query("begin");
-      const result = await insertOrder(queryable(client), scope, orderInput(`LAT-${runId}-${index}`));
+      const result = await insertOrder(clientQueryable(client), scope, orderInput(`LAT-${runId}-${index}`));
       const before = nowMicros();
       await client.query("commit");
       const after = nowMicros();

@@ -1,7 +1,8 @@
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadMigrations, migrate } from "../../src/adapters/db/migrate.ts";
-import type { Db, Queryable, QueryResult } from "../../src/adapters/db/types.ts";
+import { clientQueryable } from "../../src/adapters/db/postgres.ts";
+import type { Db } from "../../src/adapters/db/types.ts";
 import { createTenant } from "../../src/domain/tenants/store.ts";
 import { type Dispatcher, startDispatcher, webhookChannel } from "../../src/domain/webhooks/dispatcher.ts";
 import type { Services } from "../../src/services.ts";
@@ -18,18 +19,6 @@ import { insertOrdersWithSql, type Receiver, startReceiver, waitFor } from "./su
 
 /** The advisory lock a transaction holds while its NOTIFY is on its way (0007). */
 const wakeLock = "select pg_advisory_xact_lock(74220511, 1)";
-
-function clientQueryable(client: pg.Client): Queryable {
-  return {
-    async query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await client.query(text, params as unknown[]);
-      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
-    },
-    async exec(text: string) {
-      await client.query(text);
-    },
-  };
-}
 
 describe.each(dbKinds)("waking the webhook dispatchers on %s", (kind) => {
   let t: TestContext | undefined;

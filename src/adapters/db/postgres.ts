@@ -85,6 +85,14 @@ function wrap(target: PgQueryable, statements: StatementNames, inTransaction: bo
   };
 }
 
+/**
+ * One connection the caller drives itself (a `pg.Client` or a pool's client, e.g. holding a transaction open) as a
+ * Queryable, with unnamed statements and the same error mapping as the pool.
+ */
+export function clientQueryable(client: PgQueryable): Queryable {
+  return wrap(client, new StatementNames(0), true);
+}
+
 export interface PostgresOptions {
   poolMax?: number;
   /** false: never name statements (a transaction-mode pooler cannot keep them per connection). Default true. */
