@@ -4,9 +4,10 @@ import { HTTPException } from "hono/http-exception";
 import { DatabaseUnavailableError } from "./adapters/db/errors.ts";
 import { contentTypeGuard, sizeGuard } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
+import { addResponseHeader, addResponseHeaders } from "./http/headers.ts";
 import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { assignRequestId, newRequestId } from "./http/request-id.ts";
-import { applySecurityHeaders, keyedCors } from "./http/security-headers.ts";
+import { keyedCors, securityHeaders } from "./http/security-headers.ts";
 import { registerMetricsRoute } from "./observability/metrics-route.ts";
 import { observeRequest } from "./observability/request-observer.ts";
 import { registerConnectorRoutes } from "./routes/connectors/index.ts";
@@ -113,9 +114,8 @@ export function createApp(services: Services): App {
     c.set("services", services);
     const id = assignRequestId(c);
     await next();
-    const headers = c.res.headers;
-    headers.set("x-request-id", id);
-    applySecurityHeaders(c, headers);
+    addResponseHeader(c, "x-request-id", id);
+    addResponseHeaders(c, securityHeaders(c));
     observeRequest(c, started);
   });
   // Keyed endpoints: no cross-origin browser access unless CORS_ALLOWED_ORIGINS says so (tracking stays open).

@@ -2,8 +2,9 @@ import { createMiddleware } from "hono/factory";
 import { parseApiKey } from "../domain/keys/format.ts";
 import type { Scope } from "../domain/keys/scopes.ts";
 import type { AppEnv, AuthContext } from "./context.ts";
+import { addResponseHeaders, requestHeader } from "./headers.ts";
 import { ApiError } from "./problem.ts";
-import { consumeRateLimit, keyPolicy, setResponseHeaders } from "./rate-limit.ts";
+import { consumeRateLimit, keyPolicy } from "./rate-limit.ts";
 
 const realm = 'Bearer realm="cellvi-connect"';
 
@@ -17,13 +18,13 @@ function unauthorized(detail: string, presented: boolean): ApiError {
 }
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function presentedKey(headers: Headers): string | undefined {
-  const authorization = headers.get("authorization");
+export function presentedKey(header: (name: string) => string | undefined): string | undefined {
+  const authorization = header("authorization");
   if (authorization) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return match ? match[1] : authorization;
   }
-  return headers.get("x-api-key")?.trim() || undefined;
+  return header("x-api-key")?.trim() || undefined;
 }
 
 /**
@@ -38,7 +39,7 @@ export function presentedKey(headers: Headers): string | undefined {
  */
 export function authenticate(scope?: Scope) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const key = presentedKey(c.req.raw.headers);
+    const key = presentedKey((name) => requestHeader(c, name));
     if (!key) {
       throw unauthorized("Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.", false);
     }
@@ -71,6 +72,6 @@ export function authenticate(scope?: Scope) {
       );
     }
     await next();
-    setResponseHeaders(c, headers);
+    addResponseHeaders(c, headers);
   });
 }

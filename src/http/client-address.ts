@@ -30,9 +30,13 @@ export function addressBucket(address: string): string | null {
  * the entry our own proxy appended (counting `trustedHops` from the right): entries further left are whatever the
  * client sent. Without a setting, or with an unusable header, the socket's peer is the client.
  */
-export function clientAddress(headers: Headers, env: unknown, settings: ClientAddressSettings): string {
+export function clientAddress(
+  header: (name: string) => string | undefined,
+  env: unknown,
+  settings: ClientAddressSettings,
+): string {
   if (settings.trustedHeader) {
-    const value = headers.get(settings.trustedHeader);
+    const value = header(settings.trustedHeader);
     if (value) {
       const entries = value
         .split(",")

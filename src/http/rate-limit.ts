@@ -5,6 +5,7 @@ import { RateLimiterUnavailableError } from "../adapters/ratelimit/types.ts";
 import type { Config } from "../config.ts";
 import { clientAddress } from "./client-address.ts";
 import type { AppEnv, AuthContext } from "./context.ts";
+import { addResponseHeaders, requestHeader } from "./headers.ts";
 import { ApiError } from "./problem.ts";
 
 const windowSeconds = 60;
@@ -90,11 +91,6 @@ export async function consumeRateLimit(
   return headers;
 }
 
-/** Sets headers on the final response, whatever produced it (the handler, or the error handler after a throw). */
-export function setResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
-  for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
-}
-
 /**
  * Per-client-address limit for public (keyless) endpoints. The address comes from the socket, or from the proxy
  * header named by TRUSTED_PROXY_HEADER when that is set. CORS preflights are not counted.
@@ -103,12 +99,12 @@ export function rateLimitByClientAddress(policyOf: (config: Config) => RateLimit
   return createMiddleware<AppEnv>(async (c, next) => {
     if (c.req.method === "OPTIONS") return next();
     const config = c.get("services").config;
-    const address = clientAddress(c.req.raw.headers, c.env, {
+    const address = clientAddress((name) => requestHeader(c, name), c.env, {
       trustedHeader: config.TRUSTED_PROXY_HEADER,
       trustedHops: config.TRUSTED_PROXY_HOPS,
     });
     const headers = await consumeRateLimit(c, `ip:${address}`, policyOf(config));
     await next();
-    setResponseHeaders(c, headers);
+    addResponseHeaders(c, headers);
   });
 }

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { AppEnv } from "./context.ts";
+import { requestHeader } from "./headers.ts";
 
 const acceptable = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -13,7 +14,7 @@ export function newRequestId(): string {
  * variable; the app's envelope middleware echoes it on every response.
  */
 export function assignRequestId(c: Context<AppEnv>): string {
-  const incoming = c.req.header("x-request-id");
+  const incoming = requestHeader(c, "x-request-id");
   const id = incoming && acceptable.test(incoming) ? incoming : newRequestId();
   c.set("requestId", id);
   return id;

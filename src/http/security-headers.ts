@@ -2,21 +2,30 @@ import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./context.ts";
+import { addResponseHeaders } from "./headers.ts";
+
+const securityHeadersOverHttp: Readonly<Record<string, string>> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  // A route may open itself up (the tracking page): the response's own value wins (see addResponseHeaders).
+  "cross-origin-resource-policy": "same-site",
+};
+const securityHeadersOverHttps: Readonly<Record<string, string>> = {
+  ...securityHeadersOverHttp,
+  "strict-transport-security": "max-age=63072000; includeSubDomains",
+};
 
 /**
- * Headers every response carries (the app's envelope middleware calls this on the final response). HSTS only when
+ * Headers every response carries (the app's envelope middleware adds them to the final response). HSTS only when
  * the service is reached over https (directly, or as its public base URL says), since browsers ignore it over http
- * and it would pin a local developer's machine.
+ * and it would pin a local developer's machine. The records are built once, not per response.
  */
-export function applySecurityHeaders(c: Context<AppEnv>, headers: Headers): void {
-  headers.set("x-content-type-options", "nosniff");
-  headers.set("x-frame-options", "DENY");
-  headers.set("referrer-policy", "no-referrer");
-  if (!headers.has("cross-origin-resource-policy")) headers.set("cross-origin-resource-policy", "same-site");
+export function securityHeaders(c: Context<AppEnv>): Readonly<Record<string, string>> {
   // A prefix test rather than `new URL(...)`: this runs on every response.
   const https =
     c.req.url.startsWith("https:") || c.get("services").config.publicBaseUrl.startsWith("https://");
-  if (https) headers.set("strict-transport-security", "max-age=63072000; includeSubDomains");
+  return https ? securityHeadersOverHttps : securityHeadersOverHttp;
 }
 
 /** Public paths with their own, open CORS policy (shops embed tracking widgets on any origin). */
@@ -41,13 +50,14 @@ export function publicCors(options: {
     "access-control-allow-headers": options.allowHeaders.join(","),
     "access-control-max-age": String(options.maxAgeSeconds),
   };
-  const exposed = "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id";
+  const onResponse = {
+    "access-control-allow-origin": "*",
+    "access-control-expose-headers": "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id",
+  };
   return createMiddleware<AppEnv>(async (c, next) => {
     if (c.req.method === "OPTIONS") return c.body(null, 204, preflight);
     await next();
-    const headers = c.res.headers;
-    headers.set("access-control-allow-origin", "*");
-    headers.set("access-control-expose-headers", exposed);
+    addResponseHeaders(c, onResponse);
   });
 }
 
