@@ -111,7 +111,18 @@ export const sizeGuard = createMiddleware<AppEnv>(async (c, next) => {
     }
     return next();
   }
-  return limiterOf(rule?.maxBytes ?? defaultBodyLimitBytes)(c, next);
+  const maxBytes = rule?.maxBytes ?? defaultBodyLimitBytes;
+  // A declared length without chunking is all Hono's bodyLimit checks too, but it first reads `c.req.raw.body`,
+  // which makes the Node adapter build a whole undici Request (streams, an abort signal) where the JSON body would
+  // otherwise be read straight from the socket: about 5 % of order creation's CPU in its profile.
+  const declared = c.req.header("content-length");
+  if (declared !== undefined && c.req.header("transfer-encoding") === undefined) {
+    if (Number.parseInt(declared, 10) > maxBytes) {
+      throw new ApiError("payload_too_large", `The request body must not exceed ${maxBytes} bytes.`);
+    }
+    return next();
+  }
+  return limiterOf(maxBytes)(c, next);
 });
 
 /**
