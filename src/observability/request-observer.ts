@@ -1,23 +1,42 @@
 import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
-import type { Logger } from "pino";
+import { type Logger, pino } from "pino";
 import type { AppEnv } from "../http/context.ts";
 
-const accessLoggers = new WeakMap<Logger, Logger>();
+const { streamSym, chindingsSym, timeSym } = pino.symbols;
+const needsMetadata = Symbol.for("pino.metadata");
 
 /**
- * The logger of the request lines: the services' logger without its redaction. Redaction walks every field of
- * every line against the secret-looking paths (the wildcard ones make it visit each key), which cost about as much
- * as the rest of the line together; a request line has a fixed set of fields, none of them a secret, so it has
- * nothing to redact. Everything else is logged through the redacting logger.
+ * The request line, written as pino would write it (level, time, the logger's bindings, the fields, msg) but
+ * built as one template string. The fields are fixed and none is a secret, so pino's generic path (walking the
+ * object, escaping each value, and the redaction of secret-looking paths, which alone cost about as much as the
+ * rest of the line) does nothing a request line needs. A destination that wants pino's metadata (multistream,
+ * pretty printing) gets the line through pino itself. Everything else the service logs goes through the
+ * redacting logger.
  */
-function accessLogger(logger: Logger): Logger {
-  let access = accessLoggers.get(logger);
-  if (!access) {
-    access = logger.child({}, { redact: [] });
-    accessLoggers.set(logger, access);
+function writeRequestLine(logger: Logger, level: "info" | "error", fields: RequestLine): void {
+  const internals = logger as unknown as Record<symbol, unknown>;
+  const stream = internals[streamSym] as
+    | { write(line: string): unknown; [needsMetadata]?: boolean }
+    | undefined;
+  if (!stream || stream[needsMetadata] === true) {
+    logger[level](fields, "request");
+    return;
   }
-  return access;
+  const time = (internals[timeSym] as () => string)();
+  const tenant = fields.tenant_id === undefined ? "" : `,"tenant_id":${JSON.stringify(fields.tenant_id)}`;
+  stream.write(
+    `{"level":${logger.levels.values[level]}${time}${internals[chindingsSym] as string},"req_id":${JSON.stringify(fields.req_id)},"method":${JSON.stringify(fields.method)},"route":${JSON.stringify(fields.route)},"status":${fields.status},"ms":${fields.ms}${tenant},"msg":"request"}\n`,
+  );
+}
+
+interface RequestLine {
+  req_id: string;
+  method: string;
+  route: string;
+  status: number;
+  ms: number;
+  tenant_id: string | undefined;
 }
 
 /**
@@ -51,15 +70,12 @@ export function observeRequest(c: Context<AppEnv>, started: number): void {
   metrics.observeRequest({ method: c.req.method, route, status, plan: auth?.plan ?? "none", seconds });
   const level = status >= 500 ? "error" : "info";
   if (!logger.isLevelEnabled(level)) return;
-  accessLogger(logger)[level](
-    {
-      req_id: c.get("requestId"),
-      method: c.req.method,
-      route,
-      status,
-      ms: Math.round(seconds * 100_000) / 100,
-      tenant_id: auth?.tenantId,
-    },
-    "request",
-  );
+  writeRequestLine(logger, level, {
+    req_id: c.get("requestId"),
+    method: c.req.method,
+    route,
+    status,
+    ms: Math.round(seconds * 100_000) / 100,
+    tenant_id: auth?.tenantId,
+  });
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../sha256.ts";
 
 /**
  * API key format: `cvk_<mode>_<32 base62 random><6 base62 CRC32>`.
@@ -67,7 +67,7 @@ export function parseApiKey(key: string): { mode: KeyMode } | null {
 }
 
 export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  return sha256Hex(key);
 }
 
 /** What people see of a key in lists: enough to tell keys apart, far too little to use. */

@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { randomBase62 } from "../keys/format.ts";
+import { sha256Bytes } from "../sha256.ts";
 
 // Crockford base32 without I, L, O, U: readable over the phone and on a label, no look-alike characters.
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -19,8 +20,8 @@ export function newTrackingToken(): string {
 
 /** Constant-time comparison of a presented token with the stored one (hashing first equalises lengths). */
 export function tokensMatch(presented: string, stored: string): boolean {
-  const a = createHash("sha256").update(presented).digest();
-  const b = createHash("sha256").update(stored).digest();
+  const a = sha256Bytes(presented);
+  const b = sha256Bytes(stored);
   return timingSafeEqual(a, b);
 }
 
