@@ -248,10 +248,11 @@ async function main(): Promise<void> {
           receiver,
           ratePerSecond: rate,
           durationS: options.webhookS,
+          gatewayPid,
           log,
         });
         log(
-          `  ${result.produced} events (${result.achievedRate}/s): p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, lost ${result.lost}, duplicates ${result.duplicates}`,
+          `  ${result.produced} events (${result.achievedRate}/s): p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, lost ${result.lost}, duplicates ${result.duplicates}, commit ${result.commitRoundTripP50} ms, gateway CPU ${result.gatewayCpuMicrosPerDelivery} µs/delivery, its database backends ${result.databaseCpuMicrosPerDelivery} µs/delivery`,
         );
         latency.push(result);
       }

@@ -3,7 +3,14 @@ import { clientQueryable } from "../../src/adapters/db/postgres.ts";
 import type { Db } from "../../src/adapters/db/types.ts";
 import { insertOrder } from "../../src/domain/orders/store.ts";
 import { median, percentile, round } from "../lib/load.ts";
-import { type Managed, type Receiver, sleep, startWorker, waitUntil } from "../lib/processes.ts";
+import {
+  cpuSecondsOf,
+  type Managed,
+  type Receiver,
+  sleep,
+  startWorker,
+  waitUntil,
+} from "../lib/processes.ts";
 import { type BenchTenant, orderInput } from "../lib/setup.ts";
 
 const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
@@ -33,6 +40,19 @@ export interface LatencyResult {
   max: number;
   /** The producer's own commit round trip, for reading the figures: the event exists from some point inside it. */
   commitRoundTripP50: number;
+  /**
+   * The gateway's CPU time (user + system, /proc) from the first event to the last arrival, per delivery received:
+   * in this scenario the gateway serves no requests, so this is its in-process dispatcher's cost per delivery
+   * (claim, sign, send, outcome write). Null when the gateway's pid was not given.
+   */
+  gatewayCpuMicrosPerDelivery: number | null;
+  /**
+   * The CPU time of the PostgreSQL backends serving the gateway (its pool and listener: every client backend of the
+   * benchmark database except the producer's), over the same span, per delivery received: the dispatcher's claims,
+   * outcome writes and other queries. Sampled from /proc every 200 ms, so a connection's first moments may be
+   * missed. Null when /proc could not be read.
+   */
+  databaseCpuMicrosPerDelivery: number | null;
   target: string;
   met: boolean;
 }
@@ -49,11 +69,18 @@ export async function scenarioWebhookLatency(options: {
   receiver: Receiver;
   ratePerSecond: number;
   durationS: number;
+  /** The gateway process, whose CPU time is read from /proc. */
+  gatewayPid?: number;
   log(line: string): void;
 }): Promise<LatencyResult> {
   const { receiver, ratePerSecond, durationS } = options;
   await receiver.reset();
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 16 });
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: 16,
+    application_name: "bench-producer",
+  });
+  const backends = await sampleGatewayBackends(options.databaseUrl);
   const scope = { tenantId: options.tenant.tenantId, mode: "test" as const };
   const commits = new Map<string, number>();
   const commitTrips: number[] = [];
@@ -84,6 +111,14 @@ export async function scenarioWebhookLatency(options: {
     }
   };
 
+  const cpuOf = (pid: number | undefined) => {
+    try {
+      return pid === undefined ? Number.NaN : cpuSecondsOf(pid);
+    } catch {
+      return Number.NaN;
+    }
+  };
+  const gatewayCpuBefore = cpuOf(options.gatewayPid);
   const started = Date.now();
   const pending = new Set<Promise<void>>();
   while (issued < total) {
@@ -109,6 +144,8 @@ export async function scenarioWebhookLatency(options: {
     60_000,
     250,
   ).catch(() => {});
+  const gatewayCpu = cpuOf(options.gatewayPid) - gatewayCpuBefore;
+  const databaseCpu = await backends.stop();
   const report = await receiver.report();
   const firstArrival = new Map<string, number>();
   for (const arrival of report.arrivals) {
@@ -137,10 +174,64 @@ export async function scenarioWebhookLatency(options: {
     p99,
     max: round(Math.max(...latencies), 2),
     commitRoundTripP50: round(median(commitTrips), 2),
+    gatewayCpuMicrosPerDelivery:
+      Number.isFinite(gatewayCpu) && firstArrival.size > 0
+        ? round((gatewayCpu * 1e6) / firstArrival.size, 0)
+        : null,
+    databaseCpuMicrosPerDelivery:
+      Number.isFinite(databaseCpu) && firstArrival.size > 0
+        ? round((databaseCpu * 1e6) / firstArrival.size, 0)
+        : null,
     target: "p50 < 10 ms, p99 < 50 ms, zero lost, at the rate asked for",
     // A rate the producer could not sustain was not measured: the latency at a lower rate proves nothing about it.
     met:
       p50 < 10 && p99 < 50 && lost === 0 && failures === 0 && commits.size / elapsedS >= 0.95 * ratePerSecond,
+  };
+}
+
+/**
+ * Follows the CPU time of the database backends that serve the gateway (every client backend of the benchmark
+ * database except the producer's and this monitor's), from now until `stop`, which resolves to the CPU seconds they
+ * used meanwhile (NaN if /proc could not be read).
+ */
+async function sampleGatewayBackends(databaseUrl: string): Promise<{ stop(): Promise<number> }> {
+  const monitor = new pg.Client({ connectionString: databaseUrl, application_name: "bench-monitor" });
+  await monitor.connect();
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  let readable = true;
+  const sample = async () => {
+    const { rows } = await monitor.query<{ pid: number }>(
+      `select pid from pg_stat_activity
+        where datname = current_database() and backend_type = 'client backend'
+          and application_name not in ('bench-producer', 'bench-monitor')`,
+    );
+    for (const { pid } of rows) {
+      try {
+        const cpu = cpuSecondsOf(pid);
+        if (!first.has(pid)) first.set(pid, cpu);
+        last.set(pid, cpu);
+      } catch {
+        readable = false;
+      }
+    }
+  };
+  await sample();
+  let sampling = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = sampling.then(sample).catch(() => {});
+  }, 200);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sampling;
+      await sample().catch(() => {});
+      await monitor.end().catch(() => {});
+      if (!readable) return Number.NaN;
+      let total = 0;
+      for (const [pid, end] of last) total += end - (first.get(pid) ?? end);
+      return total;
+    },
   };
 }
 
