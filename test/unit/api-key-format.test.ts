@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   crc32,
+  crc32ByTable,
   displayPrefix,
   generateApiKey,
   hashApiKey,
@@ -10,6 +11,13 @@ import {
 describe("API key format", () => {
   it("computes the standard CRC32", () => {
     expect(crc32("123456789")).toBe(0xcbf43926);
+    expect(crc32ByTable("123456789")).toBe(0xcbf43926);
+  });
+
+  it("gets the same CRC32 from zlib and from the JavaScript table, over UTF-8 bytes", () => {
+    for (const text of ["", "cvk_live_abc", generateApiKey("test").slice(0, -6), "Bogotá ñ 🚚"]) {
+      expect(crc32(text)).toBe(crc32ByTable(text));
+    }
   });
 
   it("generates keys with the mode prefix, 32 random characters and a checksum", () => {

@@ -1,3 +1,4 @@
+import * as zlib from "node:zlib";
 import { sha256Hex } from "../sha256.ts";
 
 /**
@@ -23,10 +24,20 @@ const crcTable = (() => {
   }
   return table;
 })();
+const encoder = new TextEncoder();
+// zlib's native CRC-32 (Node 20.15+, Deno 2): every keyed request checks its key's checksum, and the table walk
+// over freshly encoded bytes cost about 2 % of a keyed no-op's CPU in its profile. Same polynomial, same result.
+const nativeCrc32 = (zlib as unknown as { crc32?: (data: string) => number }).crc32;
 
+/** CRC-32 (IEEE) of the text's UTF-8 bytes. */
 export function crc32(text: string): number {
+  return nativeCrc32 ? nativeCrc32(text) >>> 0 : crc32ByTable(text);
+}
+
+/** The same CRC-32 in JavaScript, for runtimes without zlib's. */
+export function crc32ByTable(text: string): number {
   let crc = 0xffffffff;
-  for (const byte of new TextEncoder().encode(text)) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  for (const byte of encoder.encode(text)) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
