@@ -68,6 +68,15 @@ export interface DispatchCounters {
 }
 
 /**
+ * While a subscription holds as many deliveries as it may, claims (for the other subscriptions) run at most this
+ * often (see startDispatcher's pump).
+ */
+const saturatedClaimIntervalMs = 100;
+
+/** How long finished attempts' outcomes wait to be written together (see DispatchEngine.scheduleFlush). */
+const outcomeWriteDelayMs = 20;
+
+/**
  * The part shared by the long-running Node dispatcher and the bounded batch an Edge Function runs: claiming within
  * the concurrency bounds, attempting, and writing outcomes in batches (one write at a time; outcomes that finish
  * meanwhile join the next write, so the write rate stays low however fast deliveries go).
@@ -248,21 +257,28 @@ class DispatchEngine {
     return new Promise((resolve) => this.slotWaiters.push({ needed, freed: 0, resolve }));
   }
 
-  private flushScheduled = false;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   /**
-   * Writes soon rather than now: attempts that finish in the same turn of the event loop (a burst of responses) go
-   * into one write.
+   * Writes a little later rather than now: the outcomes of the attempts that finish within `outcomeWriteDelayMs`
+   * go into one write (a full batch is written at once). Each write is a statement with its own round trip and a
+   * share of the database's CPU, taken from the claims that the next deliveries wait for; the outcomes are not on
+   * any delivery's path, and their claims hold for the lease (timeout + 30 s), so a few milliseconds cost nothing.
    */
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const run = () => {
-      this.flushScheduled = false;
+    if (this.records.length >= this.settings.batchSize) {
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer = null;
       void this.flush();
-    };
-    if (typeof setImmediate === "function") setImmediate(run);
-    else setTimeout(run, 0);
+      return;
+    }
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.flush();
+    }, outcomeWriteDelayMs);
+    // Never what keeps a process alive: drain() writes whatever is left.
+    (this.flushTimer as { unref?: () => void }).unref?.();
   }
 
   /** Writes the outcomes gathered so far; concurrent calls share the running write and the next one. */
@@ -486,6 +502,7 @@ export async function startDispatcher(
   let freedSinceHeldBack = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
+  let lastSaturatedClaimAt = Number.NEGATIVE_INFINITY;
 
   const sleepUntil = (at: number, soonestMs = 5) => {
     if (stopping) return;
@@ -510,6 +527,18 @@ export async function startDispatcher(
     try {
       while (wakeRequested && !stopping) {
         wakeRequested = false;
+        // A subscription holds all it may: the claim leaves its deliveries out, and to find the others it reads
+        // past that subscription's whole due backlog, which grows while its endpoint cannot keep up. At most one
+        // such claim per `saturatedClaimIntervalMs`, then; freed slots claim at once (the engine is no longer
+        // saturated then, and the claim reads at most its scan limit).
+        if (engine.saturated) {
+          const wait = lastSaturatedClaimAt + saturatedClaimIntervalMs - Date.now();
+          if (wait > 0) {
+            sleepUntil(Date.now() + wait, 1);
+            return;
+          }
+          lastSaturatedClaimAt = Date.now();
+        }
         const want = Math.min(settings.concurrency - engine.held, settings.batchSize);
         if (want <= 0) {
           heldBack = true;
@@ -525,8 +554,13 @@ export async function startDispatcher(
       if (stopping || heldBack) return;
       // This round found deliveries: of the transactions that committed along with them only one notified, and
       // the others may become visible just after this claim. Look once more a little later at the latest (and
-      // again after that look if it finds any); the earliest due delivery below may wake it sooner.
-      if (found && settings.recheckIntervalMs > 0) sleepUntil(Date.now() + settings.recheckIntervalMs, 1);
+      // again after that look if it finds any). That look claims whatever is due by then, retries and expired
+      // leases included, so the earliest due time is only worth a query after a look that found nothing: while
+      // deliveries keep coming, the query would only delay the next claim.
+      if (found && settings.recheckIntervalMs > 0) {
+        sleepUntil(Date.now() + settings.recheckIntervalMs, 1);
+        return;
+      }
       // Idle: sleep until the earliest pending delivery (retry or lease) is due. The clock may be injected, so
       // convert its "now" to a distance.
       const next = await nextDueAt(services.db);

@@ -54,6 +54,11 @@ export interface ClaimOptions {
  * respect the per-endpoint bound, and locks with SKIP LOCKED. The locking subquery repeats the due condition so
  * that a row another worker claimed after our scan's snapshot is re-checked against its new version and skipped.
  * Rows of a subscription disabled in the meantime are failed here rather than sent.
+ *
+ * The scan and the allowed set are computed once (MATERIALIZED). Inlined, they could end up on the inner side of a
+ * nested loop over the due rows and be recomputed for each of them: auto_explain caught that generic plan (the one a
+ * named prepared statement keeps, made while the table was small and never analysed) in a 77 ms claim on the
+ * benchmark's database, which runs without autovacuum.
  */
 export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (options.limit <= 0) return [];
@@ -67,7 +72,7 @@ export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): 
     if (count >= options.perEndpoint) saturated.push(subscriptionId);
   }
   const { rows } = await db.query<ClaimedDelivery & { claimed_status: string }>(
-    `with scanned as (
+    `with scanned as materialized (
        select id, subscription_id,
               row_number() over (partition by subscription_id order by next_attempt_at, seq) as rank
          from (select id, subscription_id, next_attempt_at, seq
@@ -77,7 +82,7 @@ export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): 
                 order by next_attempt_at
                 limit $3) due
      ),
-     allowed as (
+     allowed as materialized (
        select s.id from scanned s
          left join unnest($4::text[], $5::int[]) as busy(subscription_id, in_flight)
            on busy.subscription_id = s.subscription_id
@@ -205,9 +210,16 @@ function streaks(records: readonly AttemptRecord[]) {
 /**
  * Records a batch of finished attempts: the attempt log, the deliveries' new state (only where the claim still
  * holds), the subscriptions' failure streaks, and the disabling that 410s and long failure streaks call for.
- * Batching keeps the database cost per delivery low at high rates, and the common case (every attempt succeeded,
- * for subscriptions that were healthy when claimed) is a single statement: no transaction, one round trip. If a
- * streak began between the claim and this write, the next success (claimed after it) clears it.
+ * Batching keeps the database cost per delivery low at high rates; the dispatcher gathers outcomes for a few
+ * milliseconds per write. If a streak began between the claim and this write, the next success (claimed after it)
+ * clears it.
+ *
+ * Always one transaction, planned afresh each time (`plan_cache_mode = force_custom_plan`, for this transaction
+ * only): as a named prepared statement the write would otherwise keep, on each connection, the generic plan made
+ * from its first executions. Made while the deliveries table was small, or before it was ever analysed, that plan
+ * reads the whole table (a hash join over a sequential scan) on every write, so each write costs more as the table
+ * grows; at a sustained 1,000 events/s that took most of the database's CPU within a minute and delivery fell
+ * minutes behind. Planned with the batch at hand, it is an index lookup per delivery, whatever the statistics say.
  */
 export async function recordAttemptOutcomes(
   db: Db,
@@ -219,6 +231,7 @@ export async function recordAttemptOutcomes(
     (r) => r.outcome === "failed" || r.subscriptionWasFailing || r.disableSubscription !== null,
   );
   const write = async (tx: Queryable): Promise<RecordOutcome> => {
+    await tx.exec("set local plan_cache_mode = force_custom_plan");
     const applied = await tx.query<{ id: string }>(
       `with input as (
          select * from unnest($1::text[], $2::uuid[], $3::int[], $4::timestamptz[], $5::int[], $6::text[],
@@ -315,7 +328,7 @@ export async function recordAttemptOutcomes(
     }
     return { disabled, stale: records.length - applied.rows.length };
   };
-  return subscriptionsChange ? db.transaction(write) : write(db);
+  return db.transaction(write);
 }
 
 /** When the earliest pending delivery (or lease) falls due, to sleep exactly until then. */
