@@ -1,0 +1,151 @@
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { Redis } from "ioredis";
+import { median, round, runLoad } from "./lib/load.ts";
+import { freePort, startGateway } from "./lib/processes.ts";
+import { type BenchDatabase, type BenchTenant, createBenchDatabase, createBenchTenant } from "./lib/setup.ts";
+import { createOrderTarget } from "./scenarios/http.ts";
+
+/**
+ * `npx tsx bench/orders-cpu-ab.ts --before DIR --after DIR [--rate 300] [--rounds 6] [--duration 6]
+ * [--connections 20] [--pool-before 10] [--pool-after 10] [--profile]`: scenario 3 (`POST /v1/orders/create` with
+ * a fresh Idempotency-Key) against two checkouts, each on a database shaped by its own migrations, at a fixed
+ * rate, before and after alternating (A B, B A, ...). Per order it reports the gateway's CPU and the CPU of every
+ * PostgreSQL backend connected to that side's database (from /proc; the pool and the dispatcher's connections),
+ * which at a fixed rate below saturation depend far less on the neighbours than orders per second. Not part of
+ * `npm run bench`: a tool for before/after pairs of order creation, triggers included.
+ */
+
+const argv = process.argv.slice(2);
+const value = (name: string, fallback: string) => {
+  const index = argv.indexOf(`--${name}`);
+  return index >= 0 ? (argv[index + 1] ?? fallback) : fallback;
+};
+const dirs = { before: value("before", ""), after: value("after", "") };
+if (!dirs.before || !dirs.after) throw new Error("--before DIR --after DIR: two checkouts (git worktrees)");
+const rate = Number(value("rate", "300"));
+const rounds = Number(value("rounds", "6"));
+const durationS = Number(value("duration", "6"));
+const connections = Number(value("connections", "20"));
+/** `--profile`: the "after" gateway writes a V8 CPU profile to bench/profiles/. */
+const profile = argv.includes("--profile");
+
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0; // a backend that ended meanwhile
+  }
+}
+
+interface Side {
+  name: "before" | "after";
+  database: BenchDatabase;
+  databaseName: string;
+  tenant: BenchTenant;
+  stop(): Promise<unknown>;
+  url: string;
+  pid: number;
+  gateway: number[];
+  postgres: number[];
+  rps: number[];
+  p50: number[];
+  p99: number[];
+}
+
+async function main(): Promise<void> {
+  const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
+  const prefix = `cellvi:bench-orders-ab:${process.pid}:`;
+  const sides: Side[] = [];
+  try {
+    for (const name of ["before", "after"] as const) {
+      const database = await createBenchDatabase(adminUrl, dirs[name]);
+      const tenant = await createBenchTenant(database.db, `Bench orders A/B ${name}`);
+      const gateway = await startGateway(
+        {
+          DATABASE_URL: database.url,
+          DATABASE_POOL_MAX: value(`pool-${name}`, "10"),
+          REDIS_URL: redisUrl,
+          RATE_LIMIT_REDIS_PREFIX: `${prefix}${name}:`,
+          METRICS_PORT: String(await freePort()),
+        },
+        profile && name === "after" ? ["--cpu-prof", "--cpu-prof-dir", `${dirs.after}/bench/profiles`] : [],
+        dirs[name],
+      );
+      sides.push({
+        name,
+        database,
+        databaseName: new URL(database.url).pathname.slice(1),
+        tenant,
+        stop: () => gateway.stop(),
+        url: `http://127.0.0.1:${gateway.port}`,
+        pid: gateway.child.pid!,
+        gateway: [],
+        postgres: [],
+        rps: [],
+        p50: [],
+        p99: [],
+      });
+    }
+    const target = (side: Side) =>
+      createOrderTarget({ gatewayUrl: side.url, gatewayPid: side.pid, tenant: side.tenant });
+    const backends = async (side: Side) =>
+      (
+        await side.database.db.query<{ pid: number }>(
+          "select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+          [side.databaseName],
+        )
+      ).rows.map((row) => row.pid);
+    // Warm-up, unrecorded: JIT, pools, prepared statements.
+    for (const side of sides) await runLoad(target(side), { connections, durationS: 3, overallRate: rate });
+    for (let round_ = 0; round_ < rounds; round_++) {
+      for (const side of round_ % 2 === 0 ? sides : [...sides].reverse()) {
+        const pids = await backends(side);
+        const postgres0 = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+        const gateway0 = cpuSeconds(side.pid);
+        const run = await runLoad(target(side), { connections, durationS, overallRate: rate });
+        const gateway = ((cpuSeconds(side.pid) - gateway0) * 1e6) / run.total;
+        const postgres =
+          ((pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - postgres0) * 1e6) / run.total;
+        side.gateway.push(gateway);
+        side.postgres.push(postgres);
+        side.rps.push(run.requestsPerSecond);
+        side.p50.push(run.p50);
+        side.p99.push(run.p99);
+        process.stderr.write(
+          `round ${round_ + 1} ${side.name}: ${round(run.requestsPerSecond, 0)} orders/s, gateway ${round(gateway, 0)} µs/order, PostgreSQL ${round(postgres, 0)} µs/order (${pids.length} backends), p50 ${run.p50} ms, p99 ${run.p99} ms, unexpected ${run.unexpected}, load ${round(loadavg()[0]!, 2)}\n`,
+        );
+      }
+    }
+    const summary = Object.fromEntries(
+      sides.map((side) => [
+        side.name,
+        {
+          dir: dirs[side.name],
+          gatewayMicrosPerOrder: round(median(side.gateway), 0),
+          postgresMicrosPerOrder: round(median(side.postgres), 0),
+          ordersPerSecond: round(median(side.rps), 0),
+          p50: median(side.p50),
+          p99: median(side.p99),
+        },
+      ]),
+    );
+    process.stdout.write(
+      `${JSON.stringify({ rate, rounds, durationS, connections, loadAverage: loadavg().map((v) => round(v, 2)), summary }, null, 2)}\n`,
+    );
+  } finally {
+    for (const side of sides) {
+      await side.stop();
+      await side.database.drop();
+    }
+    const redis = new Redis(redisUrl);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+}
+
+await main();
