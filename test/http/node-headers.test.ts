@@ -1,8 +1,6 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setTenantRateLimit } from "../../src/domain/keys/tenant-limits.ts";
-import { createTestContext, orderBody, type TestContext } from "../support/app.ts";
+import { createTestContext, orderBody, serveOnNode, type TestContext } from "../support/app.ts";
 
 /**
  * On Node the envelope reads request headers from the IncomingMessage and adds response headers with
@@ -26,19 +24,18 @@ function comparable(headers: Headers): Record<string, string> {
 
 describe("response and request headers: in process and on a Node server alike", () => {
   let t: TestContext;
-  let server: ReturnType<typeof serve>;
+  let node: Awaited<ReturnType<typeof serveOnNode>>;
   let base: string;
   let apiKey: string;
 
   beforeAll(async () => {
     t = await createTestContext("embedded", { env: { CORS_ALLOWED_ORIGINS: "" } });
-    server = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" });
-    await new Promise((resolve) => server.once("listening", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    node = await serveOnNode(t.app);
+    base = node.base;
     ({ apiKey } = await t.newTenant());
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await node.close();
     await t.close();
   });
 

@@ -1,8 +1,6 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { setTenantRateLimit } from "../../src/domain/keys/tenant-limits.ts";
-import { createTestContext, orderBody, type TestContext } from "../support/app.ts";
+import { createTestContext, orderBody, serveOnNode, type TestContext } from "../support/app.ts";
 import { dbKinds } from "../support/db.ts";
 
 function parseRateLimit(header: string | null): { name: string; r: number; t: number } {
@@ -174,15 +172,13 @@ describe("client address for the tracking limit", () => {
 
   it("counts by the socket's peer address on a real server", async () => {
     const direct = await createTestContext("embedded", { env: { TRACKING_RATE_LIMIT_PER_MINUTE: "2" } });
-    const server = serve({ fetch: direct.app.fetch, port: 0, hostname: "127.0.0.1" });
+    const node = await serveOnNode(direct.app);
     try {
-      await new Promise((resolve) => server.once("listening", resolve));
-      const { port } = server.address() as AddressInfo;
       const { apiKey } = await direct.newTenant();
       const order = await (
         await direct.request("/v1/orders", { method: "POST", key: apiKey, json: orderBody() })
       ).json();
-      const url = `http://127.0.0.1:${port}/v1/tracking/${order.tracking_number}?token=${order.tracking_token}`;
+      const url = `${node.base}/v1/tracking/${order.tracking_number}?token=${order.tracking_token}`;
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await fetch(url)).status);
       expect(statuses).toEqual([200, 200, 429]);
@@ -194,7 +190,7 @@ describe("client address for the tracking limit", () => {
       });
       expect(limiterState.allowed).toBe(false);
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await node.close();
       await direct.close();
     }
   });

@@ -1,3 +1,5 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
 import { pino } from "pino";
 import type { DbKind } from "../../src/adapters/db/types.ts";
 import type { WebhookSender } from "../../src/adapters/sender/types.ts";
@@ -131,5 +133,18 @@ export function orderBody(overrides: Record<string, unknown> = {}): Record<strin
     },
     packages: [{ weight_kg: 1.2 }],
     ...overrides,
+  };
+}
+
+/**
+ * The app behind a real Node HTTP server (`@hono/node-server`, as `npm start` serves it) on an ephemeral loopback
+ * port, for what only a socket shows: the peer address, request framing, headers written by the Node path.
+ */
+export async function serveOnNode(app: App): Promise<{ base: string; close(): Promise<void> }> {
+  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+  await new Promise((resolve) => server.once("listening", resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
