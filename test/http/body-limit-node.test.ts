@@ -1,7 +1,5 @@
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestContext, orderBody, type TestContext } from "../support/app.ts";
+import { createTestContext, orderBody, serveOnNode, type TestContext } from "../support/app.ts";
 
 /**
  * On a Node server a body with a declared Content-Length is checked against the limit from the header alone and
@@ -10,19 +8,18 @@ import { createTestContext, orderBody, type TestContext } from "../support/app.t
  */
 describe("body size limit on a Node server", () => {
   let t: TestContext;
-  let server: ReturnType<typeof serve>;
+  let node: Awaited<ReturnType<typeof serveOnNode>>;
   let base: string;
   let apiKey: string;
 
   beforeAll(async () => {
     t = await createTestContext("embedded");
-    server = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" });
-    await new Promise((resolve) => server.once("listening", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    node = await serveOnNode(t.app);
+    base = node.base;
     ({ apiKey } = await t.newTenant());
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await node.close();
     await t.close();
   });
 
