@@ -68,12 +68,22 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
       durationMs: result.durationMs,
       outcome: decision.outcome,
       statusCode: result.kind === "response" ? result.status : null,
-      error: decision.error,
-      responseBody: result.kind === "response" && result.body !== "" ? result.body : null,
+      // Error texts are ours or Node's, but a TLS or parser message may quote what the endpoint sent.
+      error: decision.error === null ? null : storableText(decision.error),
+      responseBody: result.kind === "response" && result.body !== "" ? storableText(result.body) : null,
       deliveryStatus: decision.deliveryStatus,
       nextAttemptAt: decision.nextAttemptAt,
       disableSubscription: decision.disableSubscription,
       subscriptionWasFailing: delivery.failing_since !== null,
     },
   };
+}
+
+/**
+ * A receiver's answer as PostgreSQL text can hold it: text cannot contain U+0000, and one NUL in one answer would
+ * fail the outcome write, which records a whole batch of attempts (other endpoints' too) in one statement, again
+ * at every retry of that write. The NUL becomes U+FFFD, as an undecodable byte already does.
+ */
+function storableText(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
 }
