@@ -554,13 +554,11 @@ export async function startDispatcher(
       if (stopping || heldBack) return;
       // This round found deliveries: of the transactions that committed along with them only one notified, and
       // the others may become visible just after this claim. Look once more a little later at the latest (and
-      // again after that look if it finds any). That look claims whatever is due by then, retries and expired
-      // leases included, so the earliest due time is only worth a query after a look that found nothing: while
-      // deliveries keep coming, the query would only delay the next claim.
-      if (found && settings.recheckIntervalMs > 0) {
-        sleepUntil(Date.now() + settings.recheckIntervalMs, 1);
-        return;
-      }
+      // again after that look if it finds any); the earliest due delivery below may wake it sooner. Skipping that
+      // query after a look that found deliveries saves queries at low rates, but draining a backlog it cut one
+      // worker from 1,402-1,483 to 939-1,014 deliveries/s (scenario 5, session 3): the query is what wakes the
+      // next claim at once while deliveries are due.
+      if (found && settings.recheckIntervalMs > 0) sleepUntil(Date.now() + settings.recheckIntervalMs, 1);
       // Idle: sleep until the earliest pending delivery (retry or lease) is due. The clock may be injected, so
       // convert its "now" to a distance.
       const next = await nextDueAt(services.db);
