@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { Redis } from "ioredis";
+import { startAbSides } from "./lib/ab.ts";
 import { median, round, runLoad } from "./lib/load.ts";
-import { freePort, startGateway } from "./lib/processes.ts";
-import { type BenchDatabase, type BenchTenant, createBenchDatabase, createBenchTenant } from "./lib/setup.ts";
+import { cpuSecondsOf } from "./lib/processes.ts";
 import { createOrderTarget } from "./scenarios/http.ts";
 
 /**
@@ -32,22 +30,13 @@ const profile = argv.includes("--profile");
 
 function cpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuSecondsOf(pid);
   } catch {
     return 0; // a backend that ended meanwhile
   }
 }
 
-interface Side {
-  name: "before" | "after";
-  database: BenchDatabase;
-  databaseName: string;
-  tenant: BenchTenant;
-  stop(): Promise<unknown>;
-  url: string;
-  pid: number;
+interface Measured {
   gateway: number[];
   postgres: number[];
   rps: number[];
@@ -59,37 +48,22 @@ async function main(): Promise<void> {
   const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
   const prefix = `cellvi:bench-orders-ab:${process.pid}:`;
-  const sides: Side[] = [];
+  const pair = await startAbSides({
+    dirs,
+    adminUrl,
+    redisUrl,
+    redisPrefix: prefix,
+    env: (name) => ({ DATABASE_POOL_MAX: value(`pool-${name}`, "10") }),
+    nodeFlags: (name) =>
+      profile && name === "after" ? ["--cpu-prof", "--cpu-prof-dir", `${dirs.after}/bench/profiles`] : [],
+  });
   try {
-    for (const name of ["before", "after"] as const) {
-      const database = await createBenchDatabase(adminUrl, dirs[name]);
-      const tenant = await createBenchTenant(database.db, `Bench orders A/B ${name}`);
-      const gateway = await startGateway(
-        {
-          DATABASE_URL: database.url,
-          DATABASE_POOL_MAX: value(`pool-${name}`, "10"),
-          REDIS_URL: redisUrl,
-          RATE_LIMIT_REDIS_PREFIX: `${prefix}${name}:`,
-          METRICS_PORT: String(await freePort()),
-        },
-        profile && name === "after" ? ["--cpu-prof", "--cpu-prof-dir", `${dirs.after}/bench/profiles`] : [],
-        dirs[name],
-      );
-      sides.push({
-        name,
-        database,
-        databaseName: new URL(database.url).pathname.slice(1),
-        tenant,
-        stop: () => gateway.stop(),
-        url: `http://127.0.0.1:${gateway.port}`,
-        pid: gateway.child.pid!,
-        gateway: [],
-        postgres: [],
-        rps: [],
-        p50: [],
-        p99: [],
-      });
-    }
+    const sides = pair.sides.map((side) => ({
+      ...side,
+      databaseName: new URL(side.database.url).pathname.slice(1),
+      measured: { gateway: [], postgres: [], rps: [], p50: [], p99: [] } as Measured,
+    }));
+    type Side = (typeof sides)[number];
     const target = (side: Side) =>
       createOrderTarget({ gatewayUrl: side.url, gatewayPid: side.pid, tenant: side.tenant });
     const backends = async (side: Side) =>
@@ -110,11 +84,11 @@ async function main(): Promise<void> {
         const gateway = ((cpuSeconds(side.pid) - gateway0) * 1e6) / run.total;
         const postgres =
           ((pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - postgres0) * 1e6) / run.total;
-        side.gateway.push(gateway);
-        side.postgres.push(postgres);
-        side.rps.push(run.requestsPerSecond);
-        side.p50.push(run.p50);
-        side.p99.push(run.p99);
+        side.measured.gateway.push(gateway);
+        side.measured.postgres.push(postgres);
+        side.measured.rps.push(run.requestsPerSecond);
+        side.measured.p50.push(run.p50);
+        side.measured.p99.push(run.p99);
         process.stderr.write(
           `round ${round_ + 1} ${side.name}: ${round(run.requestsPerSecond, 0)} orders/s, gateway ${round(gateway, 0)} µs/order, PostgreSQL ${round(postgres, 0)} µs/order (${pids.length} backends), p50 ${run.p50} ms, p99 ${run.p99} ms, unexpected ${run.unexpected}, load ${round(loadavg()[0]!, 2)}\n`,
         );
@@ -125,11 +99,11 @@ async function main(): Promise<void> {
         side.name,
         {
           dir: dirs[side.name],
-          gatewayMicrosPerOrder: round(median(side.gateway), 0),
-          postgresMicrosPerOrder: round(median(side.postgres), 0),
-          ordersPerSecond: round(median(side.rps), 0),
-          p50: median(side.p50),
-          p99: median(side.p99),
+          gatewayMicrosPerOrder: round(median(side.measured.gateway), 0),
+          postgresMicrosPerOrder: round(median(side.measured.postgres), 0),
+          ordersPerSecond: round(median(side.measured.rps), 0),
+          p50: median(side.measured.p50),
+          p99: median(side.measured.p99),
         },
       ]),
     );
@@ -137,14 +111,7 @@ async function main(): Promise<void> {
       `${JSON.stringify({ rate, rounds, durationS, connections, loadAverage: loadavg().map((v) => round(v, 2)), summary }, null, 2)}\n`,
     );
   } finally {
-    for (const side of sides) {
-      await side.stop();
-      await side.database.drop();
-    }
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await pair.stop();
   }
 }
 

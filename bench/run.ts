@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { deleteRedisPrefix } from "./lib/ab.ts";
 import {
   freePort,
   memoryOf,
@@ -99,23 +99,6 @@ function parseOptions(argv: string[]): Options {
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    // Only this run's own keys: the machine's Redis is shared.
-    for (let round = 0; round < 100_000; round++) {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-      if (cursor === "0") break;
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));

@@ -183,15 +183,21 @@ export async function startReceiver(): Promise<Receiver> {
   };
 }
 
-/**
- * CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). Divided by the
- * requests served, it gives a cost per request that depends far less on the neighbours' load than req/s does.
- */
-export function cpuSecondsOf(pid: number): number {
+/** CPU seconds a process has spent so far in user and in system mode, from /proc (clock ticks of 10 ms). */
+export function cpuTimesOf(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name (which may contain spaces, hence the last ")"): utime and stime are 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
+/**
+ * CPU seconds (user + system) a process has used so far. Divided by the requests served, it gives a cost per
+ * request that depends far less on the neighbours' load than req/s does.
+ */
+export function cpuSecondsOf(pid: number): number {
+  const { user, system } = cpuTimesOf(pid);
+  return user + system;
 }
 
 /** Resident set size now and its peak (VmHWM) of a process, in MiB, from /proc. */
