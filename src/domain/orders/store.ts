@@ -109,10 +109,11 @@ export function newOrderIds(): NewOrderIds {
 /**
  * The CTEs `o` (the new order, or no row when the tenant already used the external_id in this mode) and `history`
  * (its CREATED row, whose triggers write the event), for one statement. `rows` yields the order's 14 values
- * (`orderInsertParams` as $1...$14); $15-$17 are the history row's description, city and actor
- * (`createdHistoryParams`).
+ * (`orderInsertParams` as $1...$14); by default $15-$17 are the history row's description, city and actor
+ * (`createdHistoryParams`). A statement creating several orders names them per row instead: `history.values`
+ * (three expressions) read from `history.from`, which joins `o` to the rows.
  */
-export function orderWithHistoryCtes(rows: string): string {
+export function orderWithHistoryCtes(rows: string, history = { values: "$15, $16, $17", from: "o" }): string {
   return `o as (
        insert into orders (tenant_id, mode, external_id, tracking_number, tracking_token, recipient, destination,
                            origin, packages, cod_amount, currency, service_level, notes, metadata)
@@ -121,7 +122,7 @@ export function orderWithHistoryCtes(rows: string): string {
        returning *
      ), history as (
        insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
-       select o.id, o.tenant_id, 'CREATED', $15, $16, $17, o.created_at from o
+       select o.id, o.tenant_id, 'CREATED', ${history.values}, o.created_at from ${history.from}
      )`;
 }
 
