@@ -5,11 +5,13 @@ import { cpuTimesOf, root } from "./lib/processes.ts";
 import { keyedNoopTarget } from "./scenarios/http.ts";
 
 /**
- * `npx tsx bench/cpu-ab.ts --before DIR [--after DIR] [--rate 2000] [--rounds 5] [--duration 6] [--path /v1/whoami] [--profile]`: the CPU
+ * `npx tsx bench/cpu-ab.ts --before DIR [--after DIR] [--rate 2000] [--rounds 5] [--duration 6] [--path /v1/whoami] [--profile]
+ * [--before-env K=V,K=V] [--after-env K=V]`: the CPU
  * each of two checkouts' gateways spends per keyed request at a fixed request rate, before and after alternating
  * (A B, B A, ...), each on a database shaped by its own migrations. At a fixed rate below saturation, CPU time per request
  * (user and system apart, from /proc) hardly depends on the neighbours' load, unlike requests per second, so a
- * change of a few microseconds shows on a shared machine. Not part of `npm run bench`: a tool for before/after
+ * change of a few microseconds shows on a shared machine. With the same checkout on both sides, `--after-env` measures
+ * what one duty costs: `REDIS_URL=` (the in-memory limiter instead of Redis) or `LOG_LEVEL=warn` (no request line). Not part of `npm run bench`: a tool for before/after
  * pairs (BENCHMARKS.md names the runs that used it).
  */
 
@@ -28,6 +30,18 @@ const load = rate > 0 ? { connections: 20, overallRate: rate } : { connections: 
 const rounds = Number(value("rounds", "5"));
 const durationS = Number(value("duration", "6"));
 const path = value("path", "/v1/whoami");
+/** `--before-env` / `--after-env K=V,K=V`: extra environment of that side's gateway (an empty value unsets a setting). */
+const sideEnv = (name: "before" | "after"): Record<string, string> =>
+  Object.fromEntries(
+    value(`${name}-env`, "")
+      .split(",")
+      .filter(Boolean)
+      .map((pair) => {
+        const at = pair.indexOf("=");
+        if (at <= 0) throw new Error(`--${name}-env: expected K=V pairs, got ${pair}`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+  );
 /** `--profile`: the "after" gateway writes a V8 CPU profile to bench/profiles/ (`npx tsx bench/profile-summary.ts`). */
 const profile = argv.includes("--profile");
 
@@ -40,6 +54,7 @@ async function main(): Promise<void> {
     adminUrl,
     redisUrl,
     redisPrefix: prefix,
+    env: sideEnv,
     nodeFlags: (name) =>
       profile && name === "after" ? ["--cpu-prof", "--cpu-prof-dir", `${root}/bench/profiles`] : [],
   });
@@ -94,7 +109,7 @@ async function main(): Promise<void> {
       ]),
     );
     process.stdout.write(
-      `${JSON.stringify({ path, rate, rounds, durationS, loadAverage: loadavg().map((v) => round(v, 2)), summary }, null, 2)}\n`,
+      `${JSON.stringify({ path, rate, rounds, durationS, env: { before: sideEnv("before"), after: sideEnv("after") }, loadAverage: loadavg().map((v) => round(v, 2)), summary }, null, 2)}\n`,
     );
   } finally {
     await pair.stop();
