@@ -262,6 +262,7 @@ async function main(): Promise<void> {
         deliveries: options.deliveries,
         runs: options.throughputRuns,
         gatewayRoot: options.gatewayRoot,
+        ...(options.profile ? { workerNodeFlags: ["--cpu-prof", "--cpu-prof-dir", profileDir] } : {}),
         log,
       });
     }

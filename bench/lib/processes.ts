@@ -121,9 +121,13 @@ export async function startGateway(
   return managed("gateway", child, port);
 }
 
-/** A webhook dispatcher process (`cli worker`), as production runs extra workers. */
-export function startWorker(env: Record<string, string>, gatewayRoot = root): Managed {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "worker"], {
+/** A webhook dispatcher process (`cli worker`), as production runs extra workers; `nodeFlags` as startGateway's. */
+export function startWorker(
+  env: Record<string, string>,
+  gatewayRoot = root,
+  nodeFlags: string[] = [],
+): Managed {
+  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", "src/cli/main.ts", "worker"], {
     cwd: gatewayRoot,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",

@@ -235,6 +235,26 @@ async function sampleGatewayBackends(databaseUrl: string): Promise<{ stop(): Pro
   };
 }
 
+/**
+ * CPU seconds so far of every client backend of the monitor's database except the monitor's own, by pid (a backend
+ * whose /proc entry cannot be read is left out).
+ */
+async function backendCpuSnapshot(monitor: pg.Client): Promise<Map<number, number>> {
+  const { rows } = await monitor.query<{ pid: number }>(
+    `select pid from pg_stat_activity
+      where datname = current_database() and backend_type = 'client backend' and pid <> pg_backend_pid()`,
+  );
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      cpu.set(pid, cpuSecondsOf(pid));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return cpu;
+}
+
 /** Writes `count` ORDER_CREATED events for the tenant in a few big statements (the triggers fan them out). */
 async function prefillEvents(db: Db, tenant: BenchTenant, count: number, tag: string): Promise<void> {
   const chunk = 5_000;
@@ -267,6 +287,13 @@ export interface ThroughputRun {
   perSecond: number;
   delivered: number;
   durationS: number;
+  /**
+   * The worker processes' CPU time (user + system, /proc) from the first arrival seen to the last, per delivery
+   * that arrived meanwhile: claim, sign, send, outcome write, without the start-up. Null if /proc was unreadable.
+   */
+  workerCpuMicrosPerDelivery: number | null;
+  /** The same for the PostgreSQL backends of the benchmark database (the workers' connections). */
+  databaseCpuMicrosPerDelivery: number | null;
 }
 
 export interface ThroughputResult {
@@ -291,48 +318,79 @@ export async function scenarioDispatcherThroughput(options: {
   deliveries: number;
   runs: number;
   gatewayRoot?: string;
+  /** Node flags for the worker processes (`--cpu-prof` with `--profile`). */
+  workerNodeFlags?: string[];
   log(line: string): void;
 }): Promise<ThroughputResult> {
   const runs: ThroughputRun[] = [];
-  for (const workers of [1, 2]) {
-    for (let run = 0; run < options.runs; run++) {
-      await options.receiver.reset();
-      const tag = `${workers}w${run}${Math.random().toString(36).slice(2, 6)}`;
-      await prefillEvents(options.db, options.tenant, options.deliveries, tag);
-      const started: Managed[] = [];
-      for (let i = 0; i < workers; i++) {
-        started.push(
-          startWorker(
-            { DATABASE_URL: options.databaseUrl, WEBHOOK_ALLOW_PRIVATE_URLS: "true" },
-            options.gatewayRoot,
-          ),
+  const monitor = new pg.Client({ connectionString: options.databaseUrl, application_name: "bench-monitor" });
+  await monitor.connect();
+  try {
+    for (const workers of [1, 2]) {
+      for (let run = 0; run < options.runs; run++) {
+        await options.receiver.reset();
+        const tag = `${workers}w${run}${Math.random().toString(36).slice(2, 6)}`;
+        await prefillEvents(options.db, options.tenant, options.deliveries, tag);
+        const started: Managed[] = [];
+        for (let i = 0; i < workers; i++) {
+          started.push(
+            startWorker(
+              { DATABASE_URL: options.databaseUrl, WEBHOOK_ALLOW_PRIVATE_URLS: "true" },
+              options.gatewayRoot,
+              options.workerNodeFlags,
+            ),
+          );
+        }
+        const t0 = Date.now();
+        const cpuNow = async () => ({
+          arrivals: (await options.receiver.count()).arrivals,
+          workers: started.reduce((sum, worker) => sum + cpuSecondsOf(worker.child.pid!), 0),
+          backends: await backendCpuSnapshot(monitor),
+        });
+        // From the first arrival: the workers' start-up (tsx, migrations check, pool) is not a delivery's cost.
+        await waitUntil(
+          async () => (await options.receiver.count()).arrivals > 0,
+          "the first delivery",
+          60_000,
+          20,
+        ).catch(() => {});
+        const first = await cpuNow().catch(() => null);
+        await waitUntil(
+          async () => (await options.receiver.count()).arrivals >= options.deliveries,
+          "the backlog to drain",
+          180_000,
+          100,
+        ).catch((error: Error) => options.log(`  ${error.message}`));
+        const last = await cpuNow().catch(() => null);
+        const waited = (Date.now() - t0) / 1000;
+        const span = first && last ? last.arrivals - first.arrivals : 0;
+        let backendSeconds = 0;
+        for (const [pid, cpu] of last?.backends ?? [])
+          backendSeconds += cpu - (first?.backends.get(pid) ?? 0);
+        const perDelivery = (seconds: number) =>
+          span > 0 && Number.isFinite(seconds) ? round((seconds * 1e6) / span, 0) : null;
+        await Promise.all(started.map((worker) => worker.stop()));
+        const report = await options.receiver.report();
+        const times = report.arrivals.map((arrival) => arrival.at);
+        const spanS = times.length > 1 ? (Math.max(...times) - Math.min(...times)) / 1_000_000 : Number.NaN;
+        const unique = new Set(report.arrivals.map((arrival) => arrival.webhookId)).size;
+        const result: ThroughputRun = {
+          workers,
+          deliveries: options.deliveries,
+          perSecond: round(unique / spanS, 0),
+          delivered: unique,
+          durationS: round(waited, 1),
+          workerCpuMicrosPerDelivery: first && last ? perDelivery(last.workers - first.workers) : null,
+          databaseCpuMicrosPerDelivery: first && last ? perDelivery(backendSeconds) : null,
+        };
+        runs.push(result);
+        options.log(
+          `  ${workers} worker(s), run ${run + 1}: ${result.delivered}/${result.deliveries} delivered, ${result.perSecond} deliveries/s, worker CPU ${result.workerCpuMicrosPerDelivery} µs/delivery, database backends ${result.databaseCpuMicrosPerDelivery} µs/delivery`,
         );
       }
-      const t0 = Date.now();
-      await waitUntil(
-        async () => (await options.receiver.count()).arrivals >= options.deliveries,
-        "the backlog to drain",
-        180_000,
-        200,
-      ).catch((error: Error) => options.log(`  ${error.message}`));
-      const waited = (Date.now() - t0) / 1000;
-      await Promise.all(started.map((worker) => worker.stop()));
-      const report = await options.receiver.report();
-      const times = report.arrivals.map((arrival) => arrival.at);
-      const spanS = times.length > 1 ? (Math.max(...times) - Math.min(...times)) / 1_000_000 : Number.NaN;
-      const unique = new Set(report.arrivals.map((arrival) => arrival.webhookId)).size;
-      const result: ThroughputRun = {
-        workers,
-        deliveries: options.deliveries,
-        perSecond: round(unique / spanS, 0),
-        delivered: unique,
-        durationS: round(waited, 1),
-      };
-      runs.push(result);
-      options.log(
-        `  ${workers} worker(s), run ${run + 1}: ${result.delivered}/${result.deliveries} delivered, ${result.perSecond} deliveries/s`,
-      );
     }
+  } finally {
+    await monitor.end().catch(() => {});
   }
   const oneWorker = median(runs.filter((run) => run.workers === 1).map((run) => run.perSecond));
   const twoWorkers = median(runs.filter((run) => run.workers === 2).map((run) => run.perSecond));
