@@ -27,7 +27,8 @@ describe.each(dbKinds)("keyed order creations sharing a statement on %s", (kind)
     },
   });
   // One statement at a time: the first request goes alone, the ones arriving meanwhile share the next statement.
-  const creator = () => new OrderCreator(t.services.db, { maxInFlight: 1, maxBatch: 64 });
+  const creator = () =>
+    new OrderCreator(t.services.db, { maxInFlight: 1, maxBatch: 64, lockTimeout: "100ms" });
   const rowsFor = async (externalId: string) => {
     const db = t.services.db;
     const orders = await db.query<{ id: string }>("select id from orders where external_id = $1", [
@@ -108,6 +109,40 @@ describe.each(dbKinds)("keyed order creations sharing a statement on %s", (kind)
     ]);
     expect(keys.rows).toHaveLength(0);
   });
+
+  it.runIf(kind === "postgres")(
+    "lets the queue move while a request waits on an external_id another transaction holds",
+    async () => {
+      const pg = (await import("pg")).default;
+      const blocked = request();
+      // A long transaction (an import, say) has inserted the same external_id and not committed yet.
+      const holder = new pg.Client({ connectionString: t.testDb.url });
+      await holder.connect();
+      try {
+        await holder.query("begin");
+        await holder.query(
+          `insert into orders (tenant_id, mode, external_id, tracking_number, tracking_token, recipient,
+                               destination, packages)
+           values ($1, 'test', $2, $3, 'trk_holder', '{}', '{}', '[]')`,
+          [tenantId, blocked.input.external_id, `CVHOLD${Math.random().toString(36).slice(2, 10)}`],
+        );
+        const c = creator();
+        let blockedSettled = false;
+        const blockedAttempt = c.create(blocked).finally(() => {
+          blockedSettled = true;
+        });
+        const others = [request(), request(), request()];
+        const attempts = await Promise.all(others.map((r) => c.create(r)));
+        for (const attempt of attempts) expect(attempt.body).not.toBeNull();
+        expect(blockedSettled).toBe(false);
+        await holder.query("rollback");
+        expect((await blockedAttempt).body?.external_id).toBe(blocked.input.external_id);
+      } finally {
+        await holder.end();
+      }
+      expect(await rowsFor(blocked.input.external_id)).toEqual({ orders: 1, history: 1, events: 1 });
+    },
+  );
 
   it("runs each request alone when the shared statement fails, so only the failing one fails", async () => {
     const db = t.services.db;

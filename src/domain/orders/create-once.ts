@@ -94,7 +94,9 @@ const createOrdersSql = `with input as (
       notes text, metadata jsonb, description text, city text, actor text, key text, fingerprint text,
       tracking_url text)
   ), lock as (
-    select input.*, ${idempotencyTryLockSql("input.tenant_id", "input.mode", "input.key")} as held,
+    -- The statement's lock_timeout ($2), set before the first row is written.
+    select input.*, set_config('lock_timeout', $2, true) as lock_timeout,
+           ${idempotencyTryLockSql("input.tenant_id", "input.mode", "input.key")} as held,
            -- A scalar subquery, probed per row through the primary key: an EXISTS here may be planned as one
            -- hashed scan of the whole table (the generic plan did, on a new database), every statement.
            coalesce((select true from idempotency_keys k
@@ -159,12 +161,19 @@ function createRow(request: CreateRequest, i: number): Record<string, unknown> {
   };
 }
 
-/** Runs the statement for `requests` (whose keys are distinct), one attempt per request, in their order. */
-export async function createOrders(db: Db, requests: readonly CreateRequest[]): Promise<CreateAttempt[]> {
+/**
+ * Runs the statement for `requests` (whose keys are distinct), one attempt per request, in their order.
+ * `lockTimeout` (PostgreSQL's syntax; "0", none, by default) bounds each lock wait of the statement.
+ */
+export async function createOrders(
+  db: Db,
+  requests: readonly CreateRequest[],
+  lockTimeout = "0",
+): Promise<CreateAttempt[]> {
   try {
     const { rows } = await db.query<{ i: number; held: boolean; recorded: boolean; body: Order | null }>(
       createOrdersSql,
-      [JSON.stringify(requests.map(createRow))],
+      [JSON.stringify(requests.map(createRow)), lockTimeout],
     );
     const attempts: CreateAttempt[] = [];
     for (const row of rows) attempts[row.i] = { held: row.held, body: row.body, keyRecorded: row.recorded };
@@ -201,6 +210,11 @@ interface Waiter {
  * external_id taken by another row of the statement is a duplicate as before, and when the statement fails (a
  * key recorded after its snapshot, a failing trigger, a lost connection) nothing of it was written and each of
  * its requests runs again in a statement of its own, where the failure is that request's alone.
+ *
+ * A statement of the creator gives up a lock wait after `lockTimeout` (an external_id another transaction, say a
+ * long import, has inserted and not committed yet): otherwise one such request would hold up every request queued
+ * behind the few statements in flight, of every tenant. Its requests then run alone, outside the creator's
+ * slots, waiting as long as they must, as they did before statements were shared.
  */
 export class OrderCreator {
   private queue: Waiter[] = [];
@@ -210,7 +224,11 @@ export class OrderCreator {
 
   constructor(
     private readonly db: Db,
-    private readonly options: { maxInFlight: number; maxBatch: number } = { maxInFlight: 4, maxBatch: 64 },
+    private readonly options: { maxInFlight: number; maxBatch: number; lockTimeout: string } = {
+      maxInFlight: 2,
+      maxBatch: 64,
+      lockTimeout: "100ms",
+    },
   ) {}
 
   create(request: CreateRequest): Promise<CreateAttempt> {
@@ -242,29 +260,29 @@ export class OrderCreator {
     this.inFlight++;
     this.stats.statements++;
     this.stats.requests += batch.length;
-    this.run(batch).finally(() => {
-      this.inFlight--;
-      if (this.queue.length > 0) this.start();
-    });
-  }
-
-  private async run(batch: Waiter[]): Promise<void> {
-    let attempts: CreateAttempt[];
-    try {
-      attempts = await createOrders(
-        this.db,
-        batch.map((waiter) => waiter.request),
-      );
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
-        return;
-      }
-      // Nothing of the shared statement was written: each request alone, so a failure is only its own.
-      await Promise.all(batch.map((waiter) => this.run([waiter])));
-      return;
-    }
-    for (const [i, waiter] of batch.entries()) waiter.resolve(attempts[i]!);
+    createOrders(
+      this.db,
+      batch.map((waiter) => waiter.request),
+      this.options.lockTimeout,
+    )
+      .then(
+        (attempts) => {
+          for (const [i, waiter] of batch.entries()) waiter.resolve(attempts[i]!);
+        },
+        () => {
+          // Nothing of the statement was written: each request alone, so a failure is only its own.
+          for (const waiter of batch) {
+            createOrders(this.db, [waiter.request]).then(
+              (attempts) => waiter.resolve(attempts[0]!),
+              waiter.reject,
+            );
+          }
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.start();
+      });
   }
 }
 
