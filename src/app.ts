@@ -2,12 +2,12 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DatabaseUnavailableError } from "./adapters/db/errors.ts";
-import { contentTypeGuard, sizeGuard } from "./http/body-rules.ts";
+import { bodyGuard } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
 import { addResponseHeader, addResponseHeaders } from "./http/headers.ts";
 import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { assignRequestId, newRequestId } from "./http/request-id.ts";
-import { keyedCors, securityHeaders } from "./http/security-headers.ts";
+import { keyedCorsFor, securityHeaders } from "./http/security-headers.ts";
 import { registerMetricsRoute } from "./observability/metrics-route.ts";
 import { observeRequest } from "./observability/request-observer.ts";
 import { registerConnectorRoutes } from "./routes/connectors/index.ts";
@@ -118,10 +118,15 @@ export function createApp(services: Services): App {
     addResponseHeaders(c, securityHeaders(c));
     observeRequest(c, started);
   });
-  // Keyed endpoints: no cross-origin browser access unless CORS_ALLOWED_ORIGINS says so (tracking stays open).
-  app.use("/v1/*", keyedCors);
-  app.use("/v1/*", contentTypeGuard);
-  app.use("/v1/*", sizeGuard);
+  // The API's guards, in one layer: no cross-origin browser access to keyed endpoints unless CORS_ALLOWED_ORIGINS
+  // says so (tracking stays open), then the body rules of writes (415 for a media type, 413 for a size).
+  app.use("/v1/*", (c, next) => {
+    const cors = keyedCorsFor(c);
+    if (!cors) return bodyGuard(c, next);
+    return cors(c, async () => {
+      await bodyGuard(c, next);
+    });
+  });
 
   registerHealthRoutes(app);
   registerMetricsRoute(app);

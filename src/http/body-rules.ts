@@ -1,5 +1,5 @@
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./context.ts";
 import { ApiError } from "./problem.ts";
 
@@ -69,21 +69,19 @@ export function mediaTypeOf(contentType: string | undefined): string {
 }
 
 /** 415 for a body in a media type the route does not take. */
-export const contentTypeGuard = createMiddleware<AppEnv>(async (c, next) => {
-  if (methodsWithBody.has(c.req.method) && hasBody(c.req.raw)) {
-    const accepted = ruleFor(c.req.path)?.mediaTypes ?? jsonTypes;
-    const mediaType = mediaTypeOf(c.req.header("content-type"));
-    const ok =
-      accepted.includes(mediaType) || (mediaType.endsWith("+json") && accepted.includes("application/json"));
-    if (!ok) {
-      throw new ApiError(
-        "unsupported_media_type",
-        `This endpoint accepts ${accepted.join(", ")}; the request was sent as ${mediaType || "no content type"}.`,
-      );
-    }
+function checkContentType(c: Context<AppEnv>): void {
+  if (!hasBody(c.req.raw)) return;
+  const accepted = ruleFor(c.req.path)?.mediaTypes ?? jsonTypes;
+  const mediaType = mediaTypeOf(c.req.header("content-type"));
+  const ok =
+    accepted.includes(mediaType) || (mediaType.endsWith("+json") && accepted.includes("application/json"));
+  if (!ok) {
+    throw new ApiError(
+      "unsupported_media_type",
+      `This endpoint accepts ${accepted.join(", ")}; the request was sent as ${mediaType || "no content type"}.`,
+    );
   }
-  await next();
-});
+}
 
 const limiters = new Map<number, ReturnType<typeof bodyLimit>>();
 function limiterOf(maxSize: number) {
@@ -101,8 +99,7 @@ function limiterOf(maxSize: number) {
 }
 
 /** 413 for a body over the route's limit (1 MiB unless a rule says otherwise), checked while it streams in. */
-export const sizeGuard = createMiddleware<AppEnv>(async (c, next) => {
-  if (!methodsWithBody.has(c.req.method)) return next();
+const checkSize: MiddlewareHandler<AppEnv> = (c, next) => {
   const rule = ruleFor(c.req.path);
   if (rule?.streamed) {
     const declared = Number(c.req.header("content-length") ?? "0");
@@ -123,7 +120,17 @@ export const sizeGuard = createMiddleware<AppEnv>(async (c, next) => {
     return next();
   }
   return limiterOf(maxBytes)(c, next);
-});
+};
+
+/**
+ * The body rules of a write (POST, PUT, PATCH): 415 for a media type the route does not take, then 413 for a body
+ * over its limit. Other methods pass straight through.
+ */
+export const bodyGuard: MiddlewareHandler<AppEnv> = (c, next) => {
+  if (!methodsWithBody.has(c.req.method)) return next();
+  checkContentType(c);
+  return checkSize(c, next);
+};
 
 /**
  * For `streamed` routes: the request body as a stream that errors with 413 `payload_too_large` once more than

@@ -1,4 +1,4 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./context.ts";
@@ -65,13 +65,13 @@ export function publicCors(options: {
  * CORS for the keyed API: closed unless CORS_ALLOWED_ORIGINS lists origins. An API key in a browser is readable by
  * anyone who opens the page, so the default is that no other origin may call with one; a preflight then gets no
  * CORS headers and the browser refuses. Configured origins get exactly the headers the API uses, no credentials
- * (keys travel in headers, never cookies).
+ * (keys travel in headers, never cookies). The middleware for this request, or undefined when none applies.
  */
-export const keyedCors = createMiddleware<AppEnv>(async (c, next) => {
+export function keyedCorsFor(c: Context<AppEnv>): MiddlewareHandler | undefined {
   const allowed = c.get("services").config.CORS_ALLOWED_ORIGINS;
-  if (allowed.length === 0 || publicCorsPaths.some((pattern) => pattern.test(c.req.path))) return next();
-  return corsFor(allowed)(c, next);
-});
+  if (allowed.length === 0 || publicCorsPaths.some((pattern) => pattern.test(c.req.path))) return undefined;
+  return corsFor(allowed);
+}
 
 const corsByOrigins = new Map<string, ReturnType<typeof cors>>();
 function corsFor(origins: string[]) {

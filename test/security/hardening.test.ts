@@ -103,6 +103,24 @@ describe("CORS", () => {
     expect(res.headers.get("access-control-expose-headers")?.toLowerCase()).toContain("ratelimit");
     const other = await preflight(open, "/v1/orders", "https://evil.example");
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    // The body rules still apply behind CORS, and their errors carry the CORS headers the script needs to read them.
+    const wrongType = await open.request("/v1/orders", {
+      method: "POST",
+      key,
+      headers: { origin: "https://app.example.com", "content-type": "text/plain" },
+      body: "hello",
+    });
+    expect(wrongType.status).toBe(415);
+    expect(wrongType.headers.get("content-type")).toContain("application/problem+json");
+    expect(wrongType.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    const tooLarge = await open.request("/v1/orders", {
+      method: "POST",
+      key,
+      headers: { origin: "https://app.example.com", "content-type": "application/json" },
+      body: JSON.stringify({ padding: "x".repeat(1024 * 1024) }),
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
   });
 
   it("keeps the public tracking endpoint open to any origin, either way", async () => {
