@@ -50,7 +50,8 @@ export function authenticate(scope?: Scope) {
       );
     }
     const { keyVerifier, config } = c.get("services");
-    const verified = await keyVerifier.verify(key);
+    const answer = keyVerifier.verify(key);
+    const verified = answer instanceof Promise ? await answer : answer;
     if (!verified) throw unauthorized("The API key is unknown, revoked or expired.", true);
     const auth: AuthContext = {
       keyId: verified.keyId,

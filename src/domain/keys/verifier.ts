@@ -76,8 +76,12 @@ export class KeyVerifier {
     this.flushTimer.unref?.();
   }
 
-  /** The active key behind `presentedKey`, or null (unknown, revoked, or expired by the injected clock). */
-  async verify(presentedKey: string): Promise<VerifiedKey | null> {
+  /**
+   * The active key behind `presentedKey`, or null (unknown, revoked, or expired by the injected clock). A cached
+   * answer comes back as is, without a promise (every keyed request asks, and nearly every answer is cached); a
+   * lookup comes back as a promise.
+   */
+  verify(presentedKey: string): VerifiedKey | null | Promise<VerifiedKey | null> {
     const hash = hashApiKey(presentedKey);
     const now = performance.now();
     const cached = this.known.get(hash) ?? this.unknown.get(hash);
@@ -97,7 +101,7 @@ export class KeyVerifier {
         .finally(() => this.inflight.delete(hash));
       this.inflight.set(hash, lookup);
     }
-    return this.checkExpiry(await lookup);
+    return lookup.then((value) => this.checkExpiry(value));
   }
 
   private checkExpiry(value: VerifiedKey | null): VerifiedKey | null {
