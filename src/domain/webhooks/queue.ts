@@ -208,18 +208,66 @@ function streaks(records: readonly AttemptRecord[]) {
 }
 
 /**
+ * The outcome write's plan, whatever the table's size or statistics: a generic plan (made once per connection,
+ * never again per write) in which the only joins left are nested loops and the only way to reach a table is an
+ * index, so every delivery, subscription and attempt row is reached by its key. Planned afresh for each write
+ * (`force_custom_plan`, sessions 3 and 4 until this) the write was an index lookup per delivery too, but planning
+ * the statement cost about as much PostgreSQL CPU as running it: 1,108-1,375 us per write of 10 outcomes against
+ * 617-883 us with this plan (PostgreSQL backend CPU, one connection, alternating). `set local`: these settings end
+ * with the transaction; the streak and disabling statements of the same transaction run under them too, and reach
+ * their rows through indexes as well. test/webhooks/outcome-write-plan.test.ts checks the plan on a new database.
+ */
+export const outcomeWritePlanSettings =
+  "set local plan_cache_mode = force_generic_plan; set local enable_seqscan = off; " +
+  "set local enable_hashjoin = off; set local enable_mergejoin = off";
+
+/**
+ * The attempts' outcomes, one array per column: the deliveries still under their claim get their new state, and
+ * every attempt of a delivery that still exists is logged (with the delivery's next attempt, null when the claim
+ * was lost). Returns the deliveries updated.
+ */
+export const outcomeWriteSql = `with input as (
+     select * from unnest($1::text[], $2::uuid[], $3::int[], $4::timestamptz[], $5::int[], $6::text[],
+                          $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+       as u(delivery_id, lease_token, attempt, attempted_at, duration_ms, outcome, status_code, error,
+            response_body, delivery_status, next_attempt_at)
+   ),
+   updated as (
+     update webhook_deliveries d set
+       status = case when i.delivery_status = 'pending' and not s.enabled then 'failed' else i.delivery_status end,
+       next_attempt_at = case when i.delivery_status = 'pending' and s.enabled then i.next_attempt_at end,
+       lease_token = null,
+       last_attempt_at = i.attempted_at,
+       last_status_code = i.status_code,
+       last_error = case when i.delivery_status = 'pending' and not s.enabled
+                         then 'The subscription was disabled: no further retries.' else i.error end,
+       completed_at = case when i.delivery_status = 'pending' and s.enabled then null else i.attempted_at end
+     from input i, webhook_subscriptions s
+     where d.id = i.delivery_id and d.lease_token = i.lease_token and s.id = d.subscription_id
+     returning d.id, d.next_attempt_at
+   ),
+   logged as (
+     insert into webhook_attempts (delivery_id, attempt, attempted_at, duration_ms, outcome, status_code, error,
+                                   response_body, next_attempt_at)
+     select i.delivery_id, i.attempt, i.attempted_at, i.duration_ms, i.outcome, i.status_code, i.error,
+            i.response_body, u.next_attempt_at
+       from input i left join updated u on u.id = i.delivery_id
+      where exists (select 1 from webhook_deliveries d where d.id = i.delivery_id)
+   )
+   select id from updated`;
+
+/**
  * Records a batch of finished attempts: the attempt log, the deliveries' new state (only where the claim still
  * holds), the subscriptions' failure streaks, and the disabling that 410s and long failure streaks call for.
  * Batching keeps the database cost per delivery low at high rates; the dispatcher gathers outcomes for a few
  * milliseconds per write. If a streak began between the claim and this write, the next success (claimed after it)
  * clears it.
  *
- * Always one transaction, planned afresh each time (`plan_cache_mode = force_custom_plan`, for this transaction
- * only): as a named prepared statement the write would otherwise keep, on each connection, the generic plan made
- * from its first executions. Made while the deliveries table was small, or before it was ever analysed, that plan
- * reads the whole table (a hash join over a sequential scan) on every write, so each write costs more as the table
- * grows; at a sustained 1,000 events/s that took most of the database's CPU within a minute and delivery fell
- * minutes behind. Planned with the batch at hand, it is an index lookup per delivery, whatever the statistics say.
+ * Always one transaction, with `outcomeWritePlanSettings` for it: as a named prepared statement the write keeps,
+ * on each connection, the generic plan made from its first executions. Made as usual while the deliveries table was
+ * small, or before it was ever analysed, that plan reads the whole table (a hash join over a sequential scan) on
+ * every write, so each write costs more as the table grows; at a sustained 1,000 events/s that took most of the
+ * database's CPU within a minute and delivery fell minutes behind (session 3).
  */
 export async function recordAttemptOutcomes(
   db: Db,
@@ -231,51 +279,20 @@ export async function recordAttemptOutcomes(
     (r) => r.outcome === "failed" || r.subscriptionWasFailing || r.disableSubscription !== null,
   );
   const write = async (tx: Queryable): Promise<RecordOutcome> => {
-    await tx.exec("set local plan_cache_mode = force_custom_plan");
-    const applied = await tx.query<{ id: string }>(
-      `with input as (
-         select * from unnest($1::text[], $2::uuid[], $3::int[], $4::timestamptz[], $5::int[], $6::text[],
-                              $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-           as u(delivery_id, lease_token, attempt, attempted_at, duration_ms, outcome, status_code, error,
-                response_body, delivery_status, next_attempt_at)
-       ),
-       updated as (
-         update webhook_deliveries d set
-           status = case when i.delivery_status = 'pending' and not s.enabled then 'failed' else i.delivery_status end,
-           next_attempt_at = case when i.delivery_status = 'pending' and s.enabled then i.next_attempt_at end,
-           lease_token = null,
-           last_attempt_at = i.attempted_at,
-           last_status_code = i.status_code,
-           last_error = case when i.delivery_status = 'pending' and not s.enabled
-                             then 'The subscription was disabled: no further retries.' else i.error end,
-           completed_at = case when i.delivery_status = 'pending' and s.enabled then null else i.attempted_at end
-         from input i, webhook_subscriptions s
-         where d.id = i.delivery_id and d.lease_token = i.lease_token and s.id = d.subscription_id
-         returning d.id, d.next_attempt_at
-       ),
-       logged as (
-         insert into webhook_attempts (delivery_id, attempt, attempted_at, duration_ms, outcome, status_code, error,
-                                       response_body, next_attempt_at)
-         select i.delivery_id, i.attempt, i.attempted_at, i.duration_ms, i.outcome, i.status_code, i.error,
-                i.response_body, u.next_attempt_at
-           from input i left join updated u on u.id = i.delivery_id
-          where exists (select 1 from webhook_deliveries d where d.id = i.delivery_id)
-       )
-       select id from updated`,
-      [
-        records.map((r) => r.deliveryId),
-        records.map((r) => r.leaseToken),
-        records.map((r) => r.attempt),
-        records.map((r) => iso(r.attemptedAt)),
-        records.map((r) => r.durationMs),
-        records.map((r) => r.outcome),
-        records.map((r) => r.statusCode),
-        records.map((r) => r.error),
-        records.map((r) => r.responseBody),
-        records.map((r) => r.deliveryStatus),
-        records.map((r) => iso(r.nextAttemptAt)),
-      ],
-    );
+    await tx.exec(outcomeWritePlanSettings);
+    const applied = await tx.query<{ id: string }>(outcomeWriteSql, [
+      records.map((r) => r.deliveryId),
+      records.map((r) => r.leaseToken),
+      records.map((r) => r.attempt),
+      records.map((r) => iso(r.attemptedAt)),
+      records.map((r) => r.durationMs),
+      records.map((r) => r.outcome),
+      records.map((r) => r.statusCode),
+      records.map((r) => r.error),
+      records.map((r) => r.responseBody),
+      records.map((r) => r.deliveryStatus),
+      records.map((r) => iso(r.nextAttemptAt)),
+    ]);
 
     if (!subscriptionsChange) return { disabled: [], stale: records.length - applied.rows.length };
 
