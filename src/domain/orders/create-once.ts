@@ -1,3 +1,4 @@
+import { DatabaseUnavailableError } from "../../adapters/db/errors.ts";
 import type { Db } from "../../adapters/db/types.ts";
 import {
   idempotencyInProgress,
@@ -269,7 +270,13 @@ export class OrderCreator {
         (attempts) => {
           for (const [i, waiter] of batch.entries()) waiter.resolve(attempts[i]!);
         },
-        () => {
+        (error: unknown) => {
+          // The database is out of reach: the same for every request, at once (a retry alone would double the
+          // wait for a connection before the 503).
+          if (error instanceof DatabaseUnavailableError) {
+            for (const waiter of batch) waiter.reject(error);
+            return;
+          }
           // Nothing of the statement was written: each request alone, so a failure is only its own.
           for (const waiter of batch) {
             createOrders(this.db, [waiter.request]).then(
