@@ -136,6 +136,12 @@ export const configSchema = z.object({
       }
       return plans;
     }),
+  /**
+   * Failed authentications (unknown, revoked or expired API keys) per minute per client address. Beyond it the
+   * address gets 429, and keys not in the verification cache are not looked up for it until the window allows
+   * again; keys it used successfully a moment ago still work.
+   */
+  AUTH_FAILURE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   /** Requests per minute per client address on the public tracking endpoint. */
   TRACKING_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   /**

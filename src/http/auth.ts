@@ -1,10 +1,11 @@
 import { createMiddleware } from "hono/factory";
 import { parseApiKey } from "../domain/keys/format.ts";
 import type { Scope } from "../domain/keys/scopes.ts";
+import { authFailureThrottle } from "./auth-failures.ts";
 import type { AppEnv, AuthContext } from "./context.ts";
 import { addResponseHeaders, requestHeader } from "./headers.ts";
 import { ApiError } from "./problem.ts";
-import { consumeRateLimit, keyPolicy } from "./rate-limit.ts";
+import { consumeRateLimit, keyPolicy, requestAddress } from "./rate-limit.ts";
 
 const realm = 'Bearer realm="cellvi-connect"';
 
@@ -32,7 +33,8 @@ export function presentedKey(header: (name: string) => string | undefined): stri
  * it. In that order: a request without the scope still counts, so probing scopes is throttled like anything else.
  *
  * - A malformed key (bad prefix or checksum) is rejected before any lookup; unknown, revoked and expired keys get
- *   the same 401, so a caller learns nothing about which keys exist.
+ *   the same 401, so a caller learns nothing about which keys exist. Those failures count against the client
+ *   address (`AuthFailureThrottle`): over AUTH_FAILURE_LIMIT_PER_MINUTE, 429 and no lookups for it for a while.
  * - Verification goes through the services' key cache (no query on the hot path) and the use is recorded for the
  *   batched `last_used_at` write.
  * - Every response of a keyed route carries the RateLimit headers, errors included.
@@ -49,10 +51,16 @@ export function authenticate(scope?: Scope) {
         true,
       );
     }
-    const { keyVerifier, config } = c.get("services");
-    const answer = keyVerifier.verify(key);
+    const services = c.get("services");
+    const { keyVerifier, config } = services;
+    const answer = keyVerifier.verify(key, () =>
+      authFailureThrottle(services).refuseIfBlocked(requestAddress(c)),
+    );
     const verified = answer instanceof Promise ? await answer : answer;
-    if (!verified) throw unauthorized("The API key is unknown, revoked or expired.", true);
+    if (!verified) {
+      await authFailureThrottle(services).recordFailure(c);
+      throw unauthorized("The API key is unknown, revoked or expired.", true);
+    }
     const auth: AuthContext = {
       keyId: verified.keyId,
       tenantId: verified.tenantId,

@@ -83,12 +83,31 @@ export async function consumeRateLimit(
     const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMicros / 1_000_000));
     throw new ApiError(
       "quota_exceeded",
-      `This ${subject.startsWith("ip:") ? "address" : "API key"} may send ${policy.limit} requests per ${policy.windowSeconds} s. Retry in ${retryAfter} s.`,
+      `${quotaSentence(subject, policy)} Retry in ${retryAfter} s.`,
       { limit: policy.limit, window_seconds: policy.windowSeconds, retry_after_seconds: retryAfter },
       { ...headers, "retry-after": String(retryAfter) },
     );
   }
   return headers;
+}
+
+/** What a 429's detail says the quota was, by the kind of subject counted. */
+function quotaSentence(subject: string, policy: RateLimitPolicy): string {
+  const per = `per ${policy.windowSeconds} s`;
+  if (subject.startsWith("ip:")) return `This address may send ${policy.limit} requests ${per}.`;
+  if (subject.startsWith("authfail:")) {
+    return `This address may fail authentication ${policy.limit} times ${per} (unknown, revoked or expired API keys).`;
+  }
+  return `This API key may send ${policy.limit} requests ${per}.`;
+}
+
+/** The client's address for per-address limits (see `clientAddress`). */
+export function requestAddress(c: Context<AppEnv>): string {
+  const { config } = c.get("services");
+  return clientAddress((name) => requestHeader(c, name), c.env, {
+    trustedHeader: config.TRUSTED_PROXY_HEADER,
+    trustedHops: config.TRUSTED_PROXY_HOPS,
+  });
 }
 
 /**
@@ -98,12 +117,7 @@ export async function consumeRateLimit(
 export function rateLimitByClientAddress(policyOf: (config: Config) => RateLimitPolicy) {
   return createMiddleware<AppEnv>(async (c, next) => {
     if (c.req.method === "OPTIONS") return next();
-    const config = c.get("services").config;
-    const address = clientAddress((name) => requestHeader(c, name), c.env, {
-      trustedHeader: config.TRUSTED_PROXY_HEADER,
-      trustedHops: config.TRUSTED_PROXY_HOPS,
-    });
-    const headers = await consumeRateLimit(c, `ip:${address}`, policyOf(config));
+    const headers = await consumeRateLimit(c, `ip:${requestAddress(c)}`, policyOf(c.get("services").config));
     await next();
     addResponseHeaders(c, headers);
   });

@@ -52,6 +52,7 @@ export async function createTestContext(
     // their own.
     RATE_LIMIT_PER_MINUTE: "100000",
     TRACKING_RATE_LIMIT_PER_MINUTE: "100000",
+    AUTH_FAILURE_LIMIT_PER_MINUTE: "100000",
     ...options.env,
   });
   const logger = pino({ level: "silent" });

@@ -79,9 +79,9 @@ export class KeyVerifier {
   /**
    * The active key behind `presentedKey`, or null (unknown, revoked, or expired by the injected clock). A cached
    * answer comes back as is, without a promise (every keyed request asks, and nearly every answer is cached); a
-   * lookup comes back as a promise.
+   * lookup comes back as a promise. `beforeLookup` runs only when the key must be looked up.
    */
-  verify(presentedKey: string): VerifiedKey | null | Promise<VerifiedKey | null> {
+  verify(presentedKey: string, beforeLookup?: () => void): VerifiedKey | null | Promise<VerifiedKey | null> {
     const hash = hashApiKey(presentedKey);
     const now = performance.now();
     const cached = this.known.get(hash) ?? this.unknown.get(hash);
@@ -89,6 +89,9 @@ export class KeyVerifier {
       this.stats.hits++;
       return this.checkExpiry(cached.value);
     }
+    // The caller may refuse the lookup (by throwing): the failed-authentication throttle does, for an address
+    // over its budget.
+    beforeLookup?.();
     this.stats.misses++;
     let lookup = this.inflight.get(hash);
     if (!lookup) {
