@@ -30,7 +30,9 @@ async function cli(args: string[], env: Record<string, string>): Promise<CliRun>
   }
 }
 
-describe("CLI against PostgreSQL (DATABASE_URL)", () => {
+// Each step spawns the bin (a process start and module load, seconds on a loaded machine): the timeout is a
+// hang guard, not a speed check.
+describe("CLI against PostgreSQL (DATABASE_URL)", { timeout: 120_000 }, () => {
   let t: TestDb;
   let env: Record<string, string>;
   beforeAll(async () => {
@@ -105,7 +107,9 @@ describe("CLI against PostgreSQL (DATABASE_URL)", () => {
   });
 });
 
-describe("CLI on the embedded database", () => {
+// Each step spawns the bin (a process start and module load, seconds on a loaded machine): the timeout is a
+// hang guard, not a speed check.
+describe("CLI on the embedded database", { timeout: 120_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), "cellvi-cli-"));
   const env = { DATA_DIR: dataDir };
   let server: ChildProcess | undefined;

@@ -26,7 +26,9 @@ async function cli(args: string[], env: Record<string, string>) {
   }
 }
 
-describe("keys CLI as operators run it (the bin, against PostgreSQL)", () => {
+// Each step spawns the bin (a process start and module load, seconds on a loaded machine): the timeout is a
+// hang guard, not a speed check.
+describe("keys CLI as operators run it (the bin, against PostgreSQL)", { timeout: 120_000 }, () => {
   let t: TestDb;
   let env: Record<string, string>;
   beforeAll(async () => {
