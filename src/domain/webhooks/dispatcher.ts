@@ -291,6 +291,9 @@ class DispatchEngine {
     return this.flushing;
   }
 
+  /** Set by drain: write whatever is gathered without waiting for the gathering timer. */
+  private writeEverything = false;
+
   /** Set while stopping: gives up writing after this many failed tries (the leases then bring the rows back). */
   giveUpAfterTries = Number.POSITIVE_INFINITY;
 
@@ -330,6 +333,11 @@ class DispatchEngine {
           );
           for (const id of gone) this.excluded.delete(id);
         }
+        // The outcomes that finished during this write wait for their own gathering (scheduleFlush armed its timer
+        // when the first of them arrived) unless they fill a batch. Writing them at once ran the writes back to
+        // back whenever a write took a few milliseconds: at 1,000 deliveries/s, a write of about 10 outcomes every
+        // 10 ms instead of one every 20 ms or more.
+        if (this.records.length < this.settings.batchSize && !this.writeEverything) break;
       } catch (error) {
         tries++;
         this.services.logger.warn(
@@ -351,6 +359,7 @@ class DispatchEngine {
   /** Waits for every attempt in flight, then writes their outcomes. */
   async drain(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    this.writeEverything = true;
     await this.flush();
   }
 }
