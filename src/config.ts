@@ -164,6 +164,13 @@ export const configSchema = z.object({
   RATE_LIMIT_REDIS_PREFIX: z.string().min(1).max(100).default("cellvi:rl:"),
   /** A Redis decision slower than this counts as an outage for that request (the fallback decides instead). */
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+  /**
+   * Retention, in days (0: keep forever), applied hourly by the service (src/domain/retention.ts): webhook deliveries
+   * that succeeded or failed for good (with their attempts), outbox events, and the drivers' GPS positions.
+   */
+  WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+  POSITION_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(90),
   /** How long a verified key stays in the in-memory cache. Revocations reach every instance sooner, by NOTIFY. */
   KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   /** How often each instance also polls for key changes, the safety net for a NOTIFY lost while disconnected. */

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { connectorKeyring } from "./domain/connectors/secret-box.ts";
 import { startConnectorWorker } from "./domain/connectors/worker.ts";
 import { pruneIdempotencyKeys } from "./domain/idempotency/run.ts";
+import { pruneRetained } from "./domain/retention.ts";
 import { startDispatcher } from "./domain/webhooks/dispatcher.ts";
 import { mountLocalChannel } from "./local/admin-channel.ts";
 import { acquireDataDirLock } from "./local/data-dir-lock.ts";
@@ -68,6 +69,14 @@ async function start(): Promise<void> {
     () => {
       pruneIdempotencyKeys(services.db).catch((error) =>
         logger.warn({ err: error }, "idempotency prune failed"),
+      );
+      pruneRetained(services.db, {
+        webhookDeliveryDays: config.WEBHOOK_DELIVERY_RETENTION_DAYS,
+        eventDays: config.EVENT_RETENTION_DAYS,
+        positionDays: config.POSITION_RETENTION_DAYS,
+      }).then(
+        (pruned) => logger.info({ pruned }, "retention applied"),
+        (error) => logger.warn({ err: error }, "retention prune failed"),
       );
     },
     60 * 60 * 1000,

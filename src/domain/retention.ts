@@ -1,0 +1,70 @@
+import type { Queryable } from "../adapters/db/types.ts";
+
+/** How long each kind of record is kept, in days (0: kept forever). */
+export interface RetentionSettings {
+  /** Webhook deliveries that succeeded or failed for good (their attempts go with them); pending ones stay. */
+  webhookDeliveryDays: number;
+  /** Outbox events. Deliveries carry their own signed body, so a pending delivery never needs its event. */
+  eventDays: number;
+  /** The drivers' GPS trail (`order_positions`): personal data, kept no longer than disputes need. */
+  positionDays: number;
+}
+
+export interface RetentionResult {
+  webhookDeliveries: number;
+  events: number;
+  positions: number;
+}
+
+/** Rows deleted per statement, so no prune holds many row locks or writes a long transaction. */
+const batchSize = 5_000;
+/** Statements per kind and run: a backlog larger than this is worked off over the next runs. */
+const maxBatchesPerRun = 200;
+
+/**
+ * Deletes what is past its retention, in batches of `batchSize` rows, each its own statement. Instances may run it
+ * at the same time: a batch skips rows another instance's batch has locked (`for update skip locked`).
+ */
+export async function pruneRetained(db: Queryable, settings: RetentionSettings): Promise<RetentionResult> {
+  const result: RetentionResult = { webhookDeliveries: 0, events: 0, positions: 0 };
+  if (settings.webhookDeliveryDays > 0) {
+    result.webhookDeliveries = await deleteInBatches(
+      db,
+      `delete from webhook_deliveries where id in (
+         select id from webhook_deliveries
+          where created_at < now() - make_interval(days => $1) and status <> 'pending'
+          limit $2 for update skip locked)`,
+      settings.webhookDeliveryDays,
+    );
+  }
+  if (settings.eventDays > 0) {
+    result.events = await deleteInBatches(
+      db,
+      `delete from events where id in (
+         select id from events where created_at < now() - make_interval(days => $1)
+          limit $2 for update skip locked)`,
+      settings.eventDays,
+    );
+  }
+  if (settings.positionDays > 0) {
+    result.positions = await deleteInBatches(
+      db,
+      `delete from order_positions where (order_id, recorded_at) in (
+         select order_id, recorded_at from order_positions
+          where received_at < now() - make_interval(days => $1)
+          limit $2 for update skip locked)`,
+      settings.positionDays,
+    );
+  }
+  return result;
+}
+
+async function deleteInBatches(db: Queryable, sql: string, days: number): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatchesPerRun; batch++) {
+    const { rowCount } = await db.query(sql, [days, batchSize]);
+    deleted += rowCount;
+    if (rowCount < batchSize) break;
+  }
+  return deleted;
+}
