@@ -193,12 +193,14 @@ describe.each(dbKinds)("orders on %s", (kind) => {
         const headers = { "idempotency-key": `k-${Math.random()}` };
         const first = await create(input, headers);
         expect(first.status).toBe(201);
-        const body = await first.json();
+        const text = await first.text();
+        const body = JSON.parse(text);
         const fetched = await t.request(`/v1/orders/${body.id}`, { key });
         expect(body).toEqual(await fetched.json());
         const replay = await create(input, headers);
         expect(replay.headers.get("idempotent-replayed")).toBe("true");
-        expect(await replay.json()).toEqual(body);
+        // Byte for byte, the fields in the same order.
+        expect(await replay.text()).toBe(text);
       }
     });
 

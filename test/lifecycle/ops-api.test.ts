@@ -238,7 +238,8 @@ describe.each(dbKinds)("ops API on %s", (kind) => {
     expect(first.status).toBe(200);
     expect(retry.status).toBe(200);
     expect(retry.headers.get("idempotent-replayed")).toBe("true");
-    expect(await retry.json()).toEqual(await first.json());
+    // Byte for byte, the fields in the same order.
+    expect(await retry.text()).toBe(await first.text());
     expect((await eventsOf(t.services.db, id)).map((e) => e.type)).toEqual([
       "ORDER_CREATED",
       "DRIVER_ASSIGNED",

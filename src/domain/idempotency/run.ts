@@ -69,7 +69,8 @@ export async function resolveTakenKey(
     response_body: unknown;
     stale: boolean;
   }>(
-    `select request_fingerprint, response_status, response_body,
+    `select request_fingerprint, response_status,
+            coalesce(response_json, response_body::json) as response_body,
             created_at < now() - make_interval(hours => $4)
               or (response_status is null and locked_until < now() and request_fingerprint = $5) as stale
        from idempotency_keys where tenant_id = $1 and mode = $2 and key = $3`,
@@ -132,7 +133,7 @@ export async function runIdempotent(
       if (!rows[0].claimed) return null;
       const response = await operation(tx);
       await tx.query(
-        `update idempotency_keys set response_status = $4, response_body = $5
+        `update idempotency_keys set response_status = $4, response_json = $5
           where tenant_id = $1 and mode = $2 and key = $3`,
         [scope.tenantId, scope.mode, key, response.status, JSON.stringify(response.body)],
       );

@@ -128,8 +128,8 @@ const createOrdersSql = `with input as (
     from o join lock l on l.tracking_number = o.tracking_number
   ), recorded as (
     -- No ON CONFLICT: a key recorded meanwhile fails the statement, so the order goes too.
-    insert into idempotency_keys (tenant_id, mode, key, request_fingerprint, response_status, response_body)
-    select tenant_id, mode, key, fingerprint, 201, body::jsonb from response
+    insert into idempotency_keys (tenant_id, mode, key, request_fingerprint, response_status, response_json)
+    select tenant_id, mode, key, fingerprint, 201, body from response
   )
   select lock.i, lock.held, lock.recorded, response.body from lock left join response on response.i = lock.i`;
 
