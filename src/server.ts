@@ -5,8 +5,7 @@ import { buildServices, createLogger } from "./bootstrap.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { connectorKeyring } from "./domain/connectors/secret-box.ts";
 import { startConnectorWorker } from "./domain/connectors/worker.ts";
-import { pruneIdempotencyKeys } from "./domain/idempotency/run.ts";
-import { pruneRetained } from "./domain/retention.ts";
+import { housekeep } from "./domain/retention.ts";
 import { startDispatcher } from "./domain/webhooks/dispatcher.ts";
 import { mountLocalChannel } from "./local/admin-channel.ts";
 import { acquireDataDirLock } from "./local/data-dir-lock.ts";
@@ -65,22 +64,7 @@ async function start(): Promise<void> {
     `cellvi-connect listening on http://localhost:${port} (developer portal: ${config.publicBaseUrl}/developers)`,
   );
 
-  const prune = setInterval(
-    () => {
-      pruneIdempotencyKeys(services.db).catch((error) =>
-        logger.warn({ err: error }, "idempotency prune failed"),
-      );
-      pruneRetained(services.db, {
-        webhookDeliveryDays: config.WEBHOOK_DELIVERY_RETENTION_DAYS,
-        eventDays: config.EVENT_RETENTION_DAYS,
-        positionDays: config.POSITION_RETENTION_DAYS,
-      }).then(
-        (pruned) => logger.info({ pruned }, "retention applied"),
-        (error) => logger.warn({ err: error }, "retention prune failed"),
-      );
-    },
-    60 * 60 * 1000,
-  );
+  const prune = setInterval(() => void housekeep(services), 60 * 60 * 1000);
   prune.unref();
 
   let stopping = false;

@@ -1,4 +1,7 @@
 import type { Queryable } from "../adapters/db/types.ts";
+import type { Config } from "../config.ts";
+import type { Services } from "../services.ts";
+import { pruneIdempotencyKeys } from "./idempotency/run.ts";
 
 /** How long each kind of record is kept, in days (0: kept forever). */
 export interface RetentionSettings {
@@ -18,14 +21,51 @@ export interface RetentionResult {
 
 /** Rows deleted per statement, so no prune holds many row locks or writes a long transaction. */
 const batchSize = 5_000;
-/** Statements per kind and run: a backlog larger than this is worked off over the next runs. */
+/** Statements per kind and run, unless the caller bounds it: a larger backlog is worked off over the next runs. */
 const maxBatchesPerRun = 200;
+
+export function retentionSettings(config: Config): RetentionSettings {
+  return {
+    webhookDeliveryDays: config.WEBHOOK_DELIVERY_RETENTION_DAYS,
+    eventDays: config.EVENT_RETENTION_DAYS,
+    positionDays: config.POSITION_RETENTION_DAYS,
+  };
+}
+
+/**
+ * The hourly housekeeping of every deployment (the Node server's timer, the `webhook-dispatcher` Edge Function):
+ * idempotency records past their replay window, then what is past its retention. Each part logs its own failure
+ * and the other still runs; `maxBatches` bounds the retention statements per kind (an Edge invocation has a time
+ * budget).
+ */
+export async function housekeep(
+  services: Pick<Services, "db" | "config" | "logger">,
+  maxBatches = maxBatchesPerRun,
+): Promise<void> {
+  const { db, config, logger } = services;
+  let idempotencyKeys = 0;
+  try {
+    idempotencyKeys = await pruneIdempotencyKeys(db);
+  } catch (error) {
+    logger.warn({ err: error }, "idempotency prune failed");
+  }
+  try {
+    const pruned = await pruneRetained(db, retentionSettings(config), maxBatches);
+    logger.info({ pruned: { idempotencyKeys, ...pruned } }, "housekeeping done");
+  } catch (error) {
+    logger.warn({ err: error }, "retention prune failed");
+  }
+}
 
 /**
  * Deletes what is past its retention, in batches of `batchSize` rows, each its own statement. Instances may run it
  * at the same time: a batch skips rows another instance's batch has locked (`for update skip locked`).
  */
-export async function pruneRetained(db: Queryable, settings: RetentionSettings): Promise<RetentionResult> {
+export async function pruneRetained(
+  db: Queryable,
+  settings: RetentionSettings,
+  maxBatches = maxBatchesPerRun,
+): Promise<RetentionResult> {
   const result: RetentionResult = { webhookDeliveries: 0, events: 0, positions: 0 };
   if (settings.webhookDeliveryDays > 0) {
     result.webhookDeliveries = await deleteInBatches(
@@ -35,6 +75,7 @@ export async function pruneRetained(db: Queryable, settings: RetentionSettings):
           where created_at < now() - make_interval(days => $1) and status <> 'pending'
           limit $2 for update skip locked)`,
       settings.webhookDeliveryDays,
+      maxBatches,
     );
   }
   if (settings.eventDays > 0) {
@@ -44,6 +85,7 @@ export async function pruneRetained(db: Queryable, settings: RetentionSettings):
          select id from events where created_at < now() - make_interval(days => $1)
           limit $2 for update skip locked)`,
       settings.eventDays,
+      maxBatches,
     );
   }
   if (settings.positionDays > 0) {
@@ -54,14 +96,20 @@ export async function pruneRetained(db: Queryable, settings: RetentionSettings):
           where received_at < now() - make_interval(days => $1)
           limit $2 for update skip locked)`,
       settings.positionDays,
+      maxBatches,
     );
   }
   return result;
 }
 
-async function deleteInBatches(db: Queryable, sql: string, days: number): Promise<number> {
+async function deleteInBatches(
+  db: Queryable,
+  sql: string,
+  days: number,
+  maxBatches: number,
+): Promise<number> {
   let deleted = 0;
-  for (let batch = 0; batch < maxBatchesPerRun; batch++) {
+  for (let batch = 0; batch < maxBatches; batch++) {
     const { rowCount } = await db.query(sql, [days, batchSize]);
     deleted += rowCount;
     if (rowCount < batchSize) break;

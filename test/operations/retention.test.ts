@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pruneRetained } from "../../src/domain/retention.ts";
+import { housekeep, pruneRetained } from "../../src/domain/retention.ts";
 import { createTestContext, orderBody, type TestContext } from "../support/app.ts";
 import { dbKinds } from "../support/db.ts";
 
@@ -101,5 +101,40 @@ describe.each(dbKinds)("retention (%s)", (kind) => {
     await db.query("update order_positions set received_at = now() - interval '400 days'");
     const none = await pruneRetained(db, { webhookDeliveryDays: 0, eventDays: 0, positionDays: 0 });
     expect(none).toEqual({ webhookDeliveries: 0, events: 0, positions: 0 });
+  });
+});
+
+describe.each(dbKinds)("housekeeping (%s)", (kind) => {
+  let t: TestContext;
+  beforeAll(async () => {
+    t = await createTestContext(kind);
+  });
+  afterAll(() => t?.close());
+
+  it("prunes expired idempotency records and applies retention, as both deployments run it hourly", async () => {
+    const { apiKey } = await t.newTenant();
+    const res = await t.request("/v1/orders/create", {
+      method: "POST",
+      key: apiKey,
+      json: orderBody(),
+      headers: { "idempotency-key": "housekeeping-1" },
+    });
+    expect(res.status).toBe(201);
+    const orderId = ((await res.json()) as { id: string }).id;
+    const { db } = t.services;
+    await db.query("update idempotency_keys set created_at = now() - interval '2 days' where key = $1", [
+      "housekeeping-1",
+    ]);
+    await db.query(
+      `insert into order_positions (order_id, tenant_id, attempt, latitude, longitude, recorded_at, received_at)
+       select id, tenant_id, 1, 4.65, -74.05, now() - interval '100 days', now() - interval '100 days'
+         from orders where id = $1`,
+      [orderId],
+    );
+    await housekeep(t.services);
+    expect(
+      (await db.query("select 1 from idempotency_keys where key = $1", ["housekeeping-1"])).rowCount,
+    ).toBe(0);
+    expect((await db.query("select 1 from order_positions where order_id = $1", [orderId])).rowCount).toBe(0);
   });
 });

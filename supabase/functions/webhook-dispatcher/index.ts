@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ConfigError } from "../../../src/config.ts";
 import { runDueConnectorJobs } from "../../../src/domain/connectors/worker.ts";
-import { pruneIdempotencyKeys } from "../../../src/domain/idempotency/run.ts";
+import { housekeep } from "../../../src/domain/retention.ts";
 import { runDispatchBatch } from "../../../src/domain/webhooks/dispatcher.ts";
 import { ApiError, problemResponse } from "../../../src/http/problem.ts";
 import { newRequestId } from "../../../src/http/request-id.ts";
@@ -50,20 +50,17 @@ function problem(request: Request, error: ApiError): Response {
   });
 }
 
-// Expired idempotency records are deleted hourly, as the Node server does (per isolate: a recycled isolate may
-// prune sooner, which only costs one indexed delete).
-const pruneEveryMs = 60 * 60 * 1000;
-let lastPruneAt = Number.NEGATIVE_INFINITY;
+// The Node server's hourly housekeeping (expired idempotency records, retention), per isolate: a recycled isolate
+// may run it sooner, which only costs a few indexed deletes. At most 20 retention statements per kind (100,000
+// rows) an hour, to stay within an invocation's time budget; a larger backlog is worked off over the next hours.
+const housekeepEveryMs = 60 * 60 * 1000;
+const housekeepMaxBatches = 20;
+let lastHousekeepingAt = Number.NEGATIVE_INFINITY;
 
 async function housekeeping(): Promise<void> {
-  if (Date.now() - lastPruneAt < pruneEveryMs) return;
-  lastPruneAt = Date.now();
-  try {
-    const pruned = await pruneIdempotencyKeys(services.db);
-    if (pruned > 0) logger.info({ pruned }, "expired idempotency keys pruned");
-  } catch (error) {
-    logger.warn({ err: error }, "idempotency prune failed");
-  }
+  if (Date.now() - lastHousekeepingAt < housekeepEveryMs) return;
+  lastHousekeepingAt = Date.now();
+  await housekeep(services, housekeepMaxBatches);
 }
 
 /**
