@@ -190,6 +190,29 @@ function isKeyRecorded(error: unknown): boolean {
   return code === "23505" && constraint === "idempotency_keys_pkey";
 }
 
+/**
+ * Waits between a rerun that found its key's lock taken and the next, in milliseconds (63 in all). PostgreSQL
+ * sends a statement's error before it aborts the transaction, so the failed shared statement may still hold the
+ * request's own key lock for a moment when the rerun arrives on another connection: without a second look, about
+ * one rerun in five answered 409 idempotency_in_progress to a request nobody else was running.
+ */
+const heldByFailedStatementWaitsMs = [1, 2, 4, 8, 16, 32];
+
+/**
+ * Reruns one request of a failed shared statement in a statement of its own. A key lock found taken is looked at
+ * again a few times (`heldByFailedStatementWaitsMs`) before the 409: the holder may be the failed statement itself,
+ * still aborting. A request that really runs elsewhere with the same key gets its 409 about 60 ms later.
+ */
+async function createAlone(db: Db, request: CreateRequest): Promise<CreateAttempt> {
+  let attempt = (await createOrders(db, [request]))[0]!;
+  for (const ms of heldByFailedStatementWaitsMs) {
+    if (attempt.held) break;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    attempt = (await createOrders(db, [request]))[0]!;
+  }
+  return attempt;
+}
+
 interface Waiter {
   request: CreateRequest;
   /** tenant, mode and key: two requests with one key never share a statement. */
@@ -278,12 +301,7 @@ export class OrderCreator {
             return;
           }
           // Nothing of the statement was written: each request alone, so a failure is only its own.
-          for (const waiter of batch) {
-            createOrders(this.db, [waiter.request]).then(
-              (attempts) => waiter.resolve(attempts[0]!),
-              waiter.reject,
-            );
-          }
+          for (const waiter of batch) createAlone(this.db, waiter.request).then(waiter.resolve, waiter.reject);
         },
       )
       .finally(() => {
