@@ -301,7 +301,8 @@ export class OrderCreator {
             return;
           }
           // Nothing of the statement was written: each request alone, so a failure is only its own.
-          for (const waiter of batch) createAlone(this.db, waiter.request).then(waiter.resolve, waiter.reject);
+          for (const waiter of batch)
+            createAlone(this.db, waiter.request).then(waiter.resolve, waiter.reject);
         },
       )
       .finally(() => {
