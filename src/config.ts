@@ -142,6 +142,13 @@ export const configSchema = z.object({
    * again; keys it used successfully a moment ago still work.
    */
   AUTH_FAILURE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
+  /**
+   * Inbound requests (`/v1/inbound/{platform}/{id}`) per minute per client address that name no connector of the
+   * platform (404). Beyond it the address gets 429 for connector ids not seen to exist a moment ago, without a
+   * lookup; ids of existing connectors keep working, since platforms send every shop's webhooks from shared
+   * addresses. 0 turns it off. Signature failures never count (they would let anyone block a connector).
+   */
+  INBOUND_FAILURE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(60),
   /** Requests per minute per client address on the public tracking endpoint. */
   TRACKING_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   /**

@@ -34,7 +34,8 @@ export function presentedKey(header: (name: string) => string | undefined): stri
  *
  * - A malformed key (bad prefix or checksum) is rejected before any lookup; unknown, revoked and expired keys get
  *   the same 401, so a caller learns nothing about which keys exist. Those failures count against the client
- *   address (`AuthFailureThrottle`): over AUTH_FAILURE_LIMIT_PER_MINUTE, 429 and no lookups for it for a while.
+ *   address (`authFailureThrottle`, a `FailureThrottle`): over AUTH_FAILURE_LIMIT_PER_MINUTE, 429 and no lookups
+ *   for it for a while.
  * - Verification goes through the services' key cache (no query on the hot path) and the use is recorded for the
  *   batched `last_used_at` write.
  * - Every response of a keyed route carries the RateLimit headers, errors included.

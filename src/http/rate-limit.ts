@@ -98,6 +98,9 @@ function quotaSentence(subject: string, policy: RateLimitPolicy): string {
   if (subject.startsWith("authfail:")) {
     return `This address may fail authentication ${policy.limit} times ${per} (unknown, revoked or expired API keys).`;
   }
+  if (subject.startsWith("inboundfail:")) {
+    return `This address may name unknown connectors ${policy.limit} times ${per} (inbound URLs that answer 404).`;
+  }
   return `This API key may send ${policy.limit} requests ${per}.`;
 }
 

@@ -45,6 +45,7 @@ describe.each<{ limiter: string; env: Record<string, string> }>([
     const blocked = await from("203.0.113.10", generateApiKey("test"));
     expect(blocked.status).toBe(429);
     expect(blocked.headers.get("content-type")).toContain("application/problem+json");
+    expect(blocked.headers.get("ratelimit-policy")).toBe('"auth-failures";q=3;w=60');
     expect(((await blocked.json()) as { code: string }).code).toBe("quota_exceeded");
     expect(t.services.keyVerifier.stats.misses).toBe(missesBefore);
 

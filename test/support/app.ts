@@ -53,6 +53,7 @@ export async function createTestContext(
     RATE_LIMIT_PER_MINUTE: "100000",
     TRACKING_RATE_LIMIT_PER_MINUTE: "100000",
     AUTH_FAILURE_LIMIT_PER_MINUTE: "100000",
+    INBOUND_FAILURE_LIMIT_PER_MINUTE: "100000",
     ...options.env,
   });
   const logger = pino({ level: "silent" });

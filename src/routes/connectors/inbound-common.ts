@@ -4,9 +4,12 @@ import type { Context } from "hono";
 import type { IntakeResult } from "../../domain/connectors/inbound.ts";
 import type { Platform } from "../../domain/connectors/platforms.ts";
 import { type ConnectorRow, getConnectorById } from "../../domain/connectors/store.ts";
+import { isUuid } from "../../domain/keys/store.ts";
 import type { AppEnv } from "../../http/context.ts";
 import { ApiError, errorResponses } from "../../http/problem.ts";
+import { requestAddress } from "../../http/rate-limit.ts";
 import { openConnectorCredentials } from "./create.ts";
+import { inboundFailures } from "./inbound-failures.ts";
 import { deliveryStatuses } from "./schemas.ts";
 
 /**
@@ -42,33 +45,62 @@ export const InboundAckSchema = z
   })
   .openapi("InboundAck");
 
-export const inboundErrorResponses = errorResponses(
+const commonErrorResponses = errorResponses(
   "invalid_json",
   "validation_failed",
   "invalid_signature",
   "forbidden",
   "not_found",
+  "quota_exceeded",
   "payload_too_large",
   "unsupported_media_type",
   "internal_error",
   "service_unavailable",
 );
 
+export const inboundErrorResponses = {
+  ...commonErrorResponses,
+  429: {
+    ...commonErrorResponses[429]!,
+    description:
+      "`quota_exceeded`: this client address named connectors that do not exist (404) more than INBOUND_FAILURE_LIMIT_PER_MINUTE times a minute; until `Retry-After`, only connectors seen to exist a moment ago are served to it. Signature failures never count.",
+  },
+};
+
+/**
+ * Spread into each inbound route: only lookups of connectors that do not exist are counted (per address), so the
+ * document shows the RateLimit headers on the 429 and not on every response.
+ */
+export const inboundRateLimited = { "x-rate-limited": "failures" } as const;
+
 export interface InboundConnector {
   connector: ConnectorRow;
   credentials: Record<string, string>;
 }
 
-/** The connector an inbound URL names, with its credentials opened. 404 for an unknown id or another platform. */
+/**
+ * The connector an inbound URL names, with its credentials opened. 404 for an unknown id or another platform, which
+ * counts against the client address; an address over its budget gets 429 without a lookup, except for connectors
+ * seen to exist a moment ago (`inbound-failures.ts`). A malformed id costs no lookup and is not counted.
+ */
 export async function loadInboundConnector(
   c: Context<AppEnv>,
   platform: Platform,
   id: string,
 ): Promise<InboundConnector> {
   const services = c.var.services;
-  const connector = await getConnectorById(services.db, id);
-  if (!connector || connector.platform !== platform)
+  const wellFormed = isUuid(id);
+  const failures = inboundFailures(services);
+  if (wellFormed && !failures.known.has(platform, id)) failures.throttle.refuseIfBlocked(requestAddress(c));
+  const connector = wellFormed ? await getConnectorById(services.db, id) : null;
+  if (!connector || connector.platform !== platform) {
+    if (wellFormed) {
+      failures.known.forget(platform, id);
+      await failures.throttle.recordFailure(c);
+    }
     throw new ApiError("not_found", `No ${platform} connector at this URL.`);
+  }
+  failures.known.remember(platform, id);
   if (!connector.enabled) {
     throw new ApiError(
       "forbidden",

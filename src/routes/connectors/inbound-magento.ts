@@ -12,6 +12,7 @@ import {
   InboundAckSchema,
   InboundParams,
   inboundErrorResponses,
+  inboundRateLimited,
   invalidSignature,
   loadInboundConnector,
   parseJsonBody,
@@ -27,6 +28,7 @@ export const magentoInboundRoute = createRoute({
   description:
     'Called by an Adobe Commerce webhook (for example on `observer.sales_order_place_after`) with the order entity, bare or as `{"data":{"order":{...}}}`. Authenticated by the connector\'s hook header, or by `x-adobe-commerce-webhook-signature` when `settings.webhook_public_key` is set. Answers `{"op":"success"}` as Adobe Commerce expects. The order\'s `entity_id` is the delivery key, shared with the Magento poller, so an order both pushed and polled is created once.',
   security: [],
+  ...inboundRateLimited,
   request: {
     params: InboundParams,
     body: documentedBody("The order entity.", {

@@ -11,6 +11,7 @@ import {
   InboundAckSchema,
   InboundParams,
   inboundErrorResponses,
+  inboundRateLimited,
   invalidSignature,
   loadInboundConnector,
   parseJsonBody,
@@ -29,6 +30,7 @@ export const shopifyInboundRoute = createRoute({
   description:
     "Called by Shopify, not by you: paste the connector's `inbound_url` into Shopify's webhook settings. Authenticated by `X-Shopify-Hmac-Sha256` (base64 HMAC-SHA256 of the raw body with the connector's webhook secret), compared in constant time; a wrong or missing signature is a 401 and creates nothing. Deliveries are de-duplicated by `X-Shopify-Webhook-Id`, and orders by their id (external_id `shopify:<id>` by default). An order with nothing to ship is acknowledged with status `skipped` and listed in the connector's deliveries. Other topics are acknowledged and skipped.",
   security: [],
+  ...inboundRateLimited,
   request: {
     params: InboundParams,
     body: documentedBody("The order, exactly as Shopify sends it.", {

@@ -13,6 +13,7 @@ import {
   InboundAckSchema,
   InboundParams,
   inboundErrorResponses,
+  inboundRateLimited,
   invalidSignature,
   loadInboundConnector,
   parseJsonBody,
@@ -28,6 +29,7 @@ export const vtexInboundRoute = createRoute({
   description:
     'Called by VTEX: configure the Orders hook with the connector\'s `inbound_url` and the hook header. `{"hookConfig":"ping"}` gets a 200. A notification is authenticated by the configured header (compared in constant time) and `Origin.Account`, answered at once with status `pending`, and the order is then read from the OMS API (`/api/oms/pvt/orders/{orderId}` with the connector\'s app key and token) in the background, with retries for about a day; follow it in the connector\'s deliveries. Notifications for states the connector does not ship are acknowledged and skipped.',
   security: [],
+  ...inboundRateLimited,
   request: {
     params: InboundParams,
     body: documentedBody("The hook notification, or the ping.", {

@@ -12,6 +12,7 @@ import {
   InboundAckSchema,
   InboundParams,
   inboundErrorResponses,
+  inboundRateLimited,
   invalidSignature,
   loadInboundConnector,
   parseJsonBody,
@@ -31,6 +32,7 @@ export const wooCommerceInboundRoute = createRoute({
   description:
     "Called by WooCommerce: paste the connector's `inbound_url` as the webhook's Delivery URL and its webhook secret as Secret. The form-encoded ping `webhook_id=<id>` WooCommerce sends when the webhook is saved gets a 200 and creates nothing. Orders are authenticated by `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the raw body), de-duplicated by `X-WC-Webhook-Delivery-ID` and by order id (external_id `woo:<id>` by default). Orders in a status the connector does not ship are acknowledged and skipped.",
   security: [],
+  ...inboundRateLimited,
   request: {
     params: InboundParams,
     body: documentedBody(

@@ -16,7 +16,8 @@ import {
  * operation shares, so that a route author writes only what is particular to the operation:
  *
  * - `X-Request-Id` on every response; `RateLimit`/`RateLimit-Policy` on every rate-limited operation (one with a
- *   security requirement or a 429 response), a 429 with `Retry-After` where the route did not declare one;
+ *   security requirement or a 429 response) and on every 429, a 429 with `Retry-After` where the route did not
+ *   declare one;
  * - an example for every request and response (built from the schemas' field examples when the route gave none),
  *   one problem+json example per error code the route declares;
  * - `security: []` made explicit on public operations, an `operationId` derived from method and path when absent;
@@ -156,10 +157,14 @@ function headerRef(name: keyof typeof rateLimitHeaders): HeaderRef {
   return { $ref: `#/components/headers/${name}` };
 }
 
-/** Operations counted against a rate limit: keyed ones (per key) and those declaring a 429 (e.g. per client IP). */
+/**
+ * Operations whose every request is counted against a rate limit: keyed ones (per key) and those declaring a 429
+ * (e.g. per client IP), except those marked `x-rate-limited: failures` (the platforms' inbound endpoints), which
+ * count only failed lookups per address: there the RateLimit headers come with the 429 alone.
+ */
 function isRateLimited(operation: Operation): boolean {
   const keyed = (operation.security ?? []).some((requirement) => Object.keys(requirement).length > 0);
-  return keyed || "429" in operation.responses;
+  return keyed || ("429" in operation.responses && operation["x-rate-limited"] !== "failures");
 }
 
 function codesOf(response: ResponseObject, status: string): ErrorCode[] {
@@ -238,7 +243,7 @@ function completeOperation(
       "X-Request-Id": headerRef("X-Request-Id"),
     };
     // A 401 is answered before the key is known, so before any limit is counted.
-    if (limited && status !== "401") {
+    if ((limited && status !== "401") || status === "429") {
       headers.RateLimit = headerRef("RateLimit");
       headers["RateLimit-Policy"] = headerRef("RateLimit-Policy");
     }
