@@ -21,6 +21,7 @@ import {
 } from "./scenarios/http.ts";
 import { scenarioMemory } from "./scenarios/memory.ts";
 import {
+  benchSealingKey,
   scenarioDispatcherThroughput,
   scenarioWebhookLatency,
   subscribeReceiver,
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
       // The tracking limit is per client address and every request here comes from 127.0.0.1.
       TRACKING_RATE_LIMIT_PER_MINUTE: "1000000",
       WEBHOOK_ALLOW_PRIVATE_URLS: "true",
+      CONNECTOR_ENCRYPTION_KEY: benchSealingKey,
       METRICS_PORT: String(metricsPort),
       DATABASE_POOL_MAX: String(options.pool),
     };

@@ -7,6 +7,7 @@ import { connectorKeyring } from "./domain/connectors/secret-box.ts";
 import { startConnectorWorker } from "./domain/connectors/worker.ts";
 import { housekeep } from "./domain/retention.ts";
 import { startDispatcher } from "./domain/webhooks/dispatcher.ts";
+import { sealWebhookSecrets } from "./domain/webhooks/sealed-secrets.ts";
 import { mountLocalChannel } from "./local/admin-channel.ts";
 import { acquireDataDirLock } from "./local/data-dir-lock.ts";
 import { type MetricsServer, startMetricsServer } from "./observability/metrics-server.ts";
@@ -56,9 +57,12 @@ async function start(): Promise<void> {
   // On the embedded database this also creates DATA_DIR/connector-encryption.key on the first start.
   if (!connectorKeyring(config, services.db.kind)) {
     logger.warn(
-      "CONNECTOR_ENCRYPTION_KEY is not set: connectors cannot be created until it is (required with DATABASE_URL)",
+      "CONNECTOR_ENCRYPTION_KEY is not set: connectors cannot be created, nor webhook subscriptions created or their secrets rotated, until it is (required with DATABASE_URL)",
     );
   }
+  // Signing secrets written before they were sealed (or sealed with a previous key) are sealed now, not only at the
+  // first hourly housekeeping: in the background, the service answers meanwhile (a plain secret still signs).
+  void sealWebhookSecrets(services);
   logger.info(
     { port, database: services.db.kind, data_dir: embedded ? config.DATA_DIR : undefined },
     `cellvi-connect listening on http://localhost:${port} (developer portal: ${config.publicBaseUrl}/developers)`,

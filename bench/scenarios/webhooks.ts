@@ -13,6 +13,12 @@ import {
 } from "../lib/processes.ts";
 import { type BenchTenant, orderInput } from "../lib/setup.ts";
 
+/**
+ * Seals the webhook signing secrets of the bench database (required with DATABASE_URL): the gateway that subscribes
+ * and the workers that sign need the same key. Bench-only; a checkout from before sealing ignores it.
+ */
+export const benchSealingKey = Buffer.alloc(32, 11).toString("base64");
+
 const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 /** Subscribes the tenant to ORDER_CREATED at the receiver, through the API as a customer would. */
@@ -335,7 +341,11 @@ export async function scenarioDispatcherThroughput(options: {
         for (let i = 0; i < workers; i++) {
           started.push(
             startWorker(
-              { DATABASE_URL: options.databaseUrl, WEBHOOK_ALLOW_PRIVATE_URLS: "true" },
+              {
+                DATABASE_URL: options.databaseUrl,
+                WEBHOOK_ALLOW_PRIVATE_URLS: "true",
+                CONNECTOR_ENCRYPTION_KEY: benchSealingKey,
+              },
               options.gatewayRoot,
               options.workerNodeFlags,
             ),

@@ -21,6 +21,7 @@ import {
 import { startConnectorWorker } from "../domain/connectors/worker.ts";
 import type { KeyMode } from "../domain/keys/format.ts";
 import { getTenant } from "../domain/tenants/store.ts";
+import { sealStoredSecrets } from "../domain/webhooks/sealed-secrets.ts";
 import type { Services } from "../services.ts";
 import { type CliArgs, type CliCommand, CliError } from "./commands.ts";
 
@@ -308,7 +309,7 @@ export const connectorCommands: CliCommand[] = [
   {
     name: "connectors rotate-key",
     summary:
-      "Re-seal every connector's credentials with the current CONNECTOR_ENCRYPTION_KEY (after a key rotation)",
+      "Re-seal every connector's credentials and webhook signing secret with the current CONNECTOR_ENCRYPTION_KEY (after a key rotation)",
     usage: "connectors rotate-key [--json]",
     options: { ...json },
     async run(services) {
@@ -329,9 +330,22 @@ export const connectorCommands: CliCommand[] = [
         ]);
         resealed++;
       }
+      // Webhook signing secrets are sealed with the same key: the previous key may leave only when they are re-sealed
+      // too (housekeeping would do it within the hour; this makes the message below true now).
+      const webhooks = await sealStoredSecrets(services.db, keyring);
+      const leftOver =
+        webhooks.unopenable > 0
+          ? ` ${webhooks.unopenable} webhook signing secrets did not open with the configured keys and were left as they were.`
+          : " The previous key can now leave CONNECTOR_ENCRYPTION_PREVIOUS_KEYS.";
       return {
-        json: { connectors: rows.length, resealed, key_id: keyring.currentId },
-        text: `Re-sealed ${resealed} of ${rows.length} connectors with key ${keyring.currentId}. The previous key can now leave CONNECTOR_ENCRYPTION_PREVIOUS_KEYS.`,
+        json: {
+          connectors: rows.length,
+          resealed,
+          key_id: keyring.currentId,
+          webhook_secrets_resealed: webhooks.sealed,
+          webhook_secrets_unopenable: webhooks.unopenable,
+        },
+        text: `Re-sealed ${resealed} of ${rows.length} connectors and ${webhooks.sealed} webhook subscriptions' signing secrets with key ${keyring.currentId}.${leftOver}`,
       };
     },
   },

@@ -2,6 +2,7 @@ import type { Queryable } from "../adapters/db/types.ts";
 import type { Config } from "../config.ts";
 import type { Services } from "../services.ts";
 import { pruneIdempotencyKeys } from "./idempotency/run.ts";
+import { sealWebhookSecrets } from "./webhooks/sealed-secrets.ts";
 
 /** How long each kind of record is kept, in days (0: kept forever). */
 export interface RetentionSettings {
@@ -34,8 +35,9 @@ export function retentionSettings(config: Config): RetentionSettings {
 
 /**
  * The hourly housekeeping of every deployment (the Node server's timer, the `webhook-dispatcher` Edge Function):
- * idempotency records past their replay window, then what is past its retention. Each part logs its own failure
- * and the other still runs; `maxBatches` bounds the retention statements per kind (an Edge invocation has a time
+ * idempotency records past their replay window, then what is past its retention, then webhook signing secrets not
+ * yet sealed with the current key (rows written before sealing, or after a key rotation). Each part logs its own
+ * failure and the others still run; `maxBatches` bounds the statements per kind (an Edge invocation has a time
  * budget).
  */
 export async function housekeep(
@@ -55,6 +57,7 @@ export async function housekeep(
   } catch (error) {
     logger.warn({ err: error }, "retention prune failed");
   }
+  await sealWebhookSecrets(services, maxBatches);
 }
 
 /**

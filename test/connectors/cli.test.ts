@@ -3,6 +3,9 @@ import { executeCommand } from "../../src/cli/execute.ts";
 import { loadConfig } from "../../src/config.ts";
 import { connectorKeyring } from "../../src/domain/connectors/secret-box.ts";
 import { openCredentials } from "../../src/domain/connectors/store.ts";
+import { openWebhookSecret } from "../../src/domain/webhooks/sealed-secrets.ts";
+import { generateWebhookSecret } from "../../src/domain/webhooks/secrets.ts";
+import { createSubscription } from "../../src/domain/webhooks/subscriptions.ts";
 import { createTestContext, type TestContext } from "../support/app.ts";
 import { dbKinds } from "../support/db.ts";
 import { connectorEnv, fixtureText, hmacBase64, testEncryptionKey } from "./support.ts";
@@ -123,7 +126,15 @@ describe.each(dbKinds)("connectors CLI on %s", (kind) => {
     expect((await cli("connectors", "poll", "00000000-0000-4000-8000-000000000000")).exitCode).toBe(2);
   });
 
-  it("re-seals every connector's credentials after a key rotation", async () => {
+  it("re-seals every connector's credentials and webhook signing secret after a key rotation", async () => {
+    const hookSecret = generateWebhookSecret();
+    const subscription = await createSubscription(
+      t.services.db,
+      connectorKeyring(t.services.config, kind)!,
+      { tenantId, mode: "test" },
+      { url: "https://hooks.example.com/x", events: ["*"], secret: hookSecret },
+    );
+    if (subscription.kind !== "created") throw new Error("not created");
     const created = await cli(
       "connectors",
       "create",
@@ -154,8 +165,18 @@ describe.each(dbKinds)("connectors CLI on %s", (kind) => {
     );
     const onlyNew = connectorKeyring(loadConfig({ CONNECTOR_ENCRYPTION_KEY: newKey }), kind)!;
     expect(openCredentials(onlyNew, rows[0]!)).toEqual({ webhook_secret: secret });
+    // The same key seals webhook signing secrets: the previous key may go only once they are re-sealed too.
+    expect(report.webhook_secrets_resealed).toBe(1);
+    const hook = await t.services.db.query<{ secret: string }>(
+      "select secret from webhook_subscriptions where id = $1",
+      [subscription.subscription.id],
+    );
+    expect(openWebhookSecret(onlyNew, subscription.subscription.id, "secret", hook.rows[0]!.secret)).toBe(
+      hookSecret,
+    );
     const again = JSON.parse((await executeCommand(rotated, ["connectors", "rotate-key", "--json"])).stdout);
     expect(again.resealed).toBe(0);
+    expect(again.webhook_secrets_resealed).toBe(0);
   });
 
   it("shows the job queue", async () => {

@@ -210,7 +210,7 @@ describe.each(dbKinds)("connector configuration API on %s", (kind) => {
 describe("connector encryption key", () => {
   it("is required on a server database: without it, storing credentials is a 503 naming the setting", async () => {
     const t = await createTestContext("postgres", {
-      env: { DATABASE_URL: "postgres://unused@127.0.0.1:5432/unused" },
+      env: { DATABASE_URL: "postgres://unused@127.0.0.1:5432/unused", CONNECTOR_ENCRYPTION_KEY: "" },
     });
     try {
       const { apiKey } = await t.newTenant();
@@ -230,7 +230,9 @@ describe("connector encryption key", () => {
     const { mkdtempSync, readFileSync, statSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const dataDir = mkdtempSync(`${tmpdir()}/cellvi-connectors-`);
-    const first = await createTestContext("embedded", { env: { DATA_DIR: dataDir } });
+    const first = await createTestContext("embedded", {
+      env: { DATA_DIR: dataDir, CONNECTOR_ENCRYPTION_KEY: "" },
+    });
     try {
       const { apiKey } = await first.newTenant();
       const created = await first.request("/v1/connectors", {

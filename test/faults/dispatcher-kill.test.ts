@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant } from "../../src/domain/tenants/store.ts";
 import { generateWebhookSecret } from "../../src/domain/webhooks/secrets.ts";
 import { createSubscription } from "../../src/domain/webhooks/subscriptions.ts";
+import { testKeyring, testSealingKey } from "../support/app.ts";
 import { openTestDb, type TestDb } from "../support/db.ts";
 import {
   insertOrdersWithSql,
@@ -34,6 +35,7 @@ async function startWorker(databaseUrl: string): Promise<WorkerProcess> {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: process.env.HOME ?? "/tmp",
       DATABASE_URL: databaseUrl,
+      CONNECTOR_ENCRYPTION_KEY: testSealingKey,
       LOG_LEVEL: "warn",
       WEBHOOK_ALLOW_PRIVATE_URLS: "true",
       WEBHOOK_TIMEOUT: "1s",
@@ -76,6 +78,7 @@ describe("a webhook worker killed mid-burst", () => {
     secret = generateWebhookSecret();
     const created = await createSubscription(
       testDb.db,
+      testKeyring(),
       { tenantId, mode: "test" },
       { url: receiver.url, events: ["*"], secret },
     );

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant } from "../../src/domain/tenants/store.ts";
 import { generateWebhookSecret } from "../../src/domain/webhooks/secrets.ts";
 import { createSubscription } from "../../src/domain/webhooks/subscriptions.ts";
-import { orderBody } from "../support/app.ts";
+import { orderBody, testKeyring, testSealingKey } from "../support/app.ts";
 import { openTestDb, type TestDb } from "../support/db.ts";
 import { type ServerProcess, startServerProcess } from "../support/server-process.ts";
 
@@ -176,6 +176,7 @@ describe("graceful shutdown of the Node server (real child process)", () => {
     try {
       await createSubscription(
         testDb.db,
+        testKeyring(),
         { tenantId, mode: "test" },
         {
           url: `http://127.0.0.1:${receiverPort}/hook`,
@@ -185,6 +186,7 @@ describe("graceful shutdown of the Node server (real child process)", () => {
       );
       server = await startServerProcess({
         DATABASE_URL: testDb.url!,
+        CONNECTOR_ENCRYPTION_KEY: testSealingKey,
         SHUTDOWN_TIMEOUT_MS: "60000",
         WEBHOOK_ALLOW_PRIVATE_URLS: "true",
       });

@@ -6,6 +6,7 @@ import type { WebhookSender } from "../../src/adapters/sender/types.ts";
 import { createApp } from "../../src/app.ts";
 import { createWebhookSender } from "../../src/bootstrap.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
+import { createKeyring, type Keyring } from "../../src/domain/connectors/secret-box.ts";
 import type { KeyMode } from "../../src/domain/keys/format.ts";
 import type { Scope } from "../../src/domain/keys/scopes.ts";
 import { createApiKey } from "../../src/domain/keys/store.ts";
@@ -39,6 +40,14 @@ export interface TestContextOptions {
   webhookSender?: WebhookSender;
 }
 
+/** The sealing key of test apps (32 bytes of 7, as test/connectors/support.ts has it). */
+export const testSealingKey = Buffer.alloc(32, 7).toString("base64");
+
+/** The keyring of `testSealingKey`, for tests that write subscriptions without an app. */
+export function testKeyring(): Keyring {
+  return createKeyring(Buffer.alloc(32, 7));
+}
+
 /** The whole app on a fresh database of the given kind, with a silent logger. */
 export async function createTestContext(
   kind: DbKind,
@@ -54,6 +63,9 @@ export async function createTestContext(
     TRACKING_RATE_LIMIT_PER_MINUTE: "100000",
     AUTH_FAILURE_LIMIT_PER_MINUTE: "100000",
     INBOUND_FAILURE_LIMIT_PER_MINUTE: "100000",
+    // A fixed key seals connector credentials and webhook signing secrets, so no test writes a key file and the
+    // server-database tests can store secrets; a test of the keyless cases sets it to "".
+    CONNECTOR_ENCRYPTION_KEY: testSealingKey,
     ...options.env,
   });
   const logger = pino({ level: "silent" });

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -5,11 +6,12 @@ import type { DbKind } from "../../adapters/db/types.ts";
 import type { Config } from "../../config.ts";
 
 /**
- * Connector credentials (shop secrets, VTEX app tokens, Magento integration tokens) are encrypted at rest with
- * AES-256-GCM under a key that lives outside the database. A sealed value is
+ * Connector credentials (shop secrets, VTEX app tokens, Magento integration tokens) and webhook signing secrets
+ * (src/domain/webhooks/sealed-secrets.ts) are encrypted at rest with AES-256-GCM under a key that lives outside the
+ * database. A sealed value is
  * `v1.<key id>.<iv base64url>.<ciphertext+tag base64url>`; the key id lets old values still open after the key is
  * rotated (the previous key goes to CONNECTOR_ENCRYPTION_PREVIOUS_KEYS), and the additional data binds a value to
- * its connector, so a value copied onto another connector's row does not open there.
+ * its row (and, for webhook secrets, its column), so a value copied onto another row does not open there.
  */
 
 export interface Keyring {
@@ -79,7 +81,7 @@ export function open(keyring: Keyring, sealed: string, associatedData: string): 
       "utf8",
     );
   } catch {
-    throw new SecretBoxError("sealed value does not authenticate (tampered, or bound to another connector)");
+    throw new SecretBoxError("sealed value does not authenticate (tampered, or bound to another row)");
   }
 }
 

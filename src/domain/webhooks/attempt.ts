@@ -2,6 +2,7 @@ import type { SendResult, WebhookSender } from "../../adapters/sender/types.ts";
 import type { Clock } from "../../services.ts";
 import type { AttemptRecord, ClaimedDelivery } from "./queue.ts";
 import { decideAttempt, type RetryPolicy } from "./retry-policy.ts";
+import type { WebhookSecretOpener } from "./sealed-secrets.ts";
 import { activeSecrets, webhookHeaders } from "./signing.ts";
 
 export interface AttemptDeps {
@@ -9,6 +10,8 @@ export interface AttemptDeps {
   clock: Clock;
   timeoutMs: number;
   policy: RetryPolicy;
+  /** Opens the claimed (sealed) secrets; see sealed-secrets.ts. */
+  secrets: WebhookSecretOpener;
   random?: () => number;
 }
 
@@ -21,33 +24,13 @@ export interface AttemptReport {
 
 /**
  * One attempt of one claimed delivery: sign the stored body with the secrets active now, send it, decide what
- * happens next. Never throws: whatever goes wrong with the receiver is an outcome to record.
+ * happens next. Never throws: whatever goes wrong with the receiver is an outcome to record. A secret that does not
+ * open (its key is not configured, or the value was moved from another row) is such an outcome too: the attempt
+ * fails with that reason in the delivery log and is retried on schedule, and nothing is sent unsigned.
  */
 export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDeps): Promise<AttemptReport> {
   const attemptedAt = deps.clock.now();
-  const timestamp = Math.floor(attemptedAt.getTime() / 1000);
-  const headers = webhookHeaders(
-    activeSecrets(delivery, attemptedAt),
-    delivery.event_id,
-    timestamp,
-    delivery.body,
-  );
-  let result: SendResult;
-  try {
-    result = await deps.sender.send({
-      url: delivery.url,
-      headers,
-      body: delivery.body,
-      timeoutMs: deps.timeoutMs,
-    });
-  } catch (error) {
-    result = {
-      kind: "error",
-      reason: "other",
-      error: (error as Error).message || "send failed",
-      durationMs: 0,
-    };
-  }
+  const result = await signAndSend(delivery, attemptedAt, deps);
   const finishedAt = deps.clock.now();
   const decision = decideAttempt(
     { attempts: delivery.attempts, maxAttempts: delivery.max_attempts },
@@ -77,6 +60,54 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
       subscriptionWasFailing: delivery.failing_since !== null,
     },
   };
+}
+
+async function signAndSend(
+  delivery: ClaimedDelivery,
+  attemptedAt: Date,
+  deps: AttemptDeps,
+): Promise<SendResult> {
+  let headers: Record<string, string>;
+  try {
+    const secrets = openedSecrets(delivery, attemptedAt, deps.secrets);
+    headers = webhookHeaders(
+      secrets,
+      delivery.event_id,
+      Math.floor(attemptedAt.getTime() / 1000),
+      delivery.body,
+    );
+  } catch (error) {
+    return {
+      kind: "error",
+      reason: "other",
+      error: `Not sent: the subscription's signing secret cannot be opened (${(error as Error).message}).`,
+      durationMs: 0,
+    };
+  }
+  try {
+    return await deps.sender.send({
+      url: delivery.url,
+      headers,
+      body: delivery.body,
+      timeoutMs: deps.timeoutMs,
+    });
+  } catch (error) {
+    return {
+      kind: "error",
+      reason: "other",
+      error: (error as Error).message || "send failed",
+      durationMs: 0,
+    };
+  }
+}
+
+/** The plain secrets that sign now: the current one, and the previous one during its overlap (opened only then). */
+function openedSecrets(delivery: ClaimedDelivery, now: Date, opener: WebhookSecretOpener): string[] {
+  const [current, previous] = activeSecrets(delivery, now);
+  const secrets = [opener.open(delivery.subscription_id, "secret", current!)];
+  if (previous !== undefined)
+    secrets.push(opener.open(delivery.subscription_id, "previous_secret", previous));
+  return secrets;
 }
 
 /**

@@ -7,6 +7,7 @@ import { type AttemptReport, attemptDelivery } from "./attempt.ts";
 import { webhookChannel } from "./dispatcher.ts";
 import { testEventType } from "./event-types.ts";
 import { type ClaimedDelivery, recordAttemptOutcomes } from "./queue.ts";
+import { webhookSecretOpener } from "./sealed-secrets.ts";
 import { webhookSettings } from "./settings.ts";
 import type { SubscriptionRow } from "./subscriptions.ts";
 
@@ -240,6 +241,7 @@ export async function sendTestEvent(
     clock: services.clock,
     timeoutMs: settings.timeoutMs,
     policy: settings.policy,
+    secrets: webhookSecretOpener(services.config, services.db.kind),
   });
   await recordAttemptOutcomes(services.db, [report.record], {
     now: services.clock.now(),

@@ -11,6 +11,7 @@ import {
   recordAttemptOutcomes,
   releaseClaims,
 } from "./queue.ts";
+import { type WebhookSecretOpener, webhookSecretOpener } from "./sealed-secrets.ts";
 import { type WebhookSettings, webhookSettings } from "./settings.ts";
 import type { DisabledReason } from "./subscriptions.ts";
 
@@ -105,6 +106,8 @@ class DispatchEngine {
   /** Called when an attempt ends (a slot is free) and after outcomes are written, with the earliest retry. */
   onSlotFreed: () => void = () => {};
   onRetryScheduled: (at: Date) => void = () => {};
+  /** Opens the claimed secrets, keeping the opened ones per process (sealed-secrets.ts). */
+  private readonly secrets: WebhookSecretOpener;
 
   constructor(
     private readonly services: Services,
@@ -112,7 +115,9 @@ class DispatchEngine {
     private readonly sender: WebhookSender,
     readonly observer: DispatchObserver,
     private readonly random: () => number,
-  ) {}
+  ) {
+    this.secrets = webhookSecretOpener(services.config, services.db.kind);
+  }
 
   /** How many deliveries of one subscription this engine holds at most (running and waiting). */
   get perSubscriptionHold(): number {
@@ -160,6 +165,7 @@ class DispatchEngine {
       clock: this.services.clock,
       timeoutMs: this.settings.timeoutMs,
       policy: this.settings.policy,
+      secrets: this.secrets,
       random: this.random,
     }).then((report) => this.finished(delivery.tenant_id, delivery.event_type, delivery.event_id, report));
     this.running.add(run);

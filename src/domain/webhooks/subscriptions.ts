@@ -1,6 +1,9 @@
+import { randomUUID } from "node:crypto";
 import type { Db, Queryable } from "../../adapters/db/types.ts";
+import type { Keyring } from "../connectors/secret-box.ts";
 import type { TenantScope } from "../orders/store.ts";
 import { webhookEventTypes } from "./event-types.ts";
+import { openWebhookSecret, sealWebhookSecret } from "./sealed-secrets.ts";
 
 export type DisabledReason = "manual" | "endpoint_gone" | "failing";
 
@@ -14,6 +17,7 @@ export interface SubscriptionRow {
   enabled: boolean;
   disabled_reason: DisabledReason | null;
   disabled_at: Date | null;
+  /** Sealed (`v1.`, see sealed-secrets.ts), or a plain `whsec_` value written before sealing. */
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
@@ -36,11 +40,16 @@ export type CreateSubscriptionResult =
   | { kind: "created"; subscription: SubscriptionRow }
   | { kind: "limit_reached" };
 
+/** `secret` is the plain `whsec_` value; the row stores it sealed, bound to the new subscription's id. */
 export async function createSubscription(
   db: Db,
+  keyring: Keyring,
   scope: TenantScope,
   input: { url: string; events: readonly string[]; description?: string | null; secret: string },
 ): Promise<CreateSubscriptionResult> {
+  // The id is made here, not by the column default, because the sealed secret is bound to it.
+  const id = `wh_${randomUUID().replaceAll("-", "")}`;
+  const sealed = sealWebhookSecret(keyring, id, "secret", input.secret);
   return db.transaction(async (tx) => {
     // Serialises creations per tenant and mode, so two concurrent requests cannot both pass the limit check.
     await tx.query("select pg_advisory_xact_lock(hashtext('webhook_subscriptions:' || $1 || ':' || $2))", [
@@ -53,15 +62,16 @@ export async function createSubscription(
     );
     if ((count.rows[0]?.n ?? 0) >= maxSubscriptionsPerTenant) return { kind: "limit_reached" as const };
     const { rows } = await tx.query<SubscriptionRow>(
-      `insert into webhook_subscriptions (tenant_id, mode, url, events, description, secret)
-       values ($1, $2, $3, $4, $5, $6) returning *`,
+      `insert into webhook_subscriptions (id, tenant_id, mode, url, events, description, secret)
+       values ($7, $1, $2, $3, $4, $5, $6) returning *`,
       [
         scope.tenantId,
         scope.mode,
         input.url,
         normalizeEventFilter(input.events),
         input.description ?? null,
-        input.secret,
+        sealed,
+        id,
       ],
     );
     return { kind: "created" as const, subscription: rows[0]! };
@@ -170,28 +180,46 @@ export async function deleteSubscription(db: Queryable, scope: TenantScope, id: 
 }
 
 /**
- * Makes `newSecret` the signing secret. The secret it replaces keeps signing until `now + overlapMs`, so receivers
- * that have not switched yet keep verifying. A rotation during an overlap drops the oldest secret.
+ * Makes `newSecret` (plain) the signing secret. The secret it replaces keeps signing until `now + overlapMs`, so
+ * receivers that have not switched yet keep verifying. A rotation during an overlap drops the oldest secret. Both are
+ * stored sealed; the old one is opened and sealed again because its binding names the column it is in. Throws
+ * `SecretBoxError` when the current secret cannot be opened (the key it was sealed with is not configured).
  */
 export async function rotateSubscriptionSecret(
-  db: Queryable,
+  db: Db,
+  keyring: Keyring,
   scope: TenantScope,
   id: string,
   newSecret: string,
   now: Date,
   overlapMs: number,
 ): Promise<SubscriptionRow | null> {
-  const { rows } = await db.query<SubscriptionRow>(
-    `update webhook_subscriptions set
-       previous_secret = secret,
-       previous_secret_expires_at = $4::timestamptz + $5 * interval '1 millisecond',
-       secret = $6,
-       updated_at = $4::timestamptz
-     where id = $1 and tenant_id = $2 and mode = $3
-     returning *`,
-    [id, scope.tenantId, scope.mode, now, overlapMs, newSecret],
-  );
-  return rows[0] ?? null;
+  return db.transaction(async (tx) => {
+    const found = await tx.query<{ secret: string }>(
+      "select secret from webhook_subscriptions where id = $1 and tenant_id = $2 and mode = $3 for update",
+      [id, scope.tenantId, scope.mode],
+    );
+    const row = found.rows[0];
+    if (!row) return null;
+    const replaced = openWebhookSecret(keyring, id, "secret", row.secret);
+    const { rows } = await tx.query<SubscriptionRow>(
+      `update webhook_subscriptions set
+         previous_secret = $3,
+         previous_secret_expires_at = $4::timestamptz + $5 * interval '1 millisecond',
+         secret = $2,
+         updated_at = $4::timestamptz
+       where id = $1
+       returning *`,
+      [
+        id,
+        sealWebhookSecret(keyring, id, "secret", newSecret),
+        sealWebhookSecret(keyring, id, "previous_secret", replaced),
+        now,
+        overlapMs,
+      ],
+    );
+    return rows[0] ?? null;
+  });
 }
 
 /** Ends the queued (not in-flight) deliveries of disabled subscriptions: nobody would send them. */

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { SecretBoxError } from "../../domain/connectors/secret-box.ts";
 import { generateWebhookSecret } from "../../domain/webhooks/secrets.ts";
 import { webhookSettings } from "../../domain/webhooks/settings.ts";
 import { rotateSubscriptionSecret } from "../../domain/webhooks/subscriptions.ts";
@@ -6,6 +7,7 @@ import { authenticate } from "../../http/auth.ts";
 import type { App } from "../../http/context.ts";
 import { ApiError, errorResponses } from "../../http/problem.ts";
 import { SubscriptionIdParam } from "./schemas.ts";
+import { webhookKeyringOrProblem } from "./secret-keyring.ts";
 
 const RotatedSchema = z
   .object({
@@ -36,22 +38,44 @@ export const rotateSecretRoute = createRoute({
   request: { params: SubscriptionIdParam },
   responses: {
     200: { description: "The new secret", content: { "application/json": { schema: RotatedSchema } } },
-    ...errorResponses("unauthorized", "forbidden", "not_found", "quota_exceeded", "internal_error"),
+    ...errorResponses(
+      "unauthorized",
+      "forbidden",
+      "not_found",
+      "quota_exceeded",
+      "internal_error",
+      "service_unavailable",
+    ),
   },
 });
 
 export function registerRotateSecret(app: App): void {
   app.openapi(rotateSecretRoute, async (c) => {
     const services = c.var.services;
+    const keyring = webhookKeyringOrProblem(services);
+    const id = c.req.valid("param").id;
     const secret = generateWebhookSecret();
-    const row = await rotateSubscriptionSecret(
-      services.db,
-      c.var.auth,
-      c.req.valid("param").id,
-      secret,
-      services.clock.now(),
-      webhookSettings(services.config).secretOverlapMs,
-    );
+    let row: Awaited<ReturnType<typeof rotateSubscriptionSecret>>;
+    try {
+      row = await rotateSubscriptionSecret(
+        services.db,
+        keyring,
+        c.var.auth,
+        id,
+        secret,
+        services.clock.now(),
+        webhookSettings(services.config).secretOverlapMs,
+      );
+    } catch (error) {
+      if (!(error instanceof SecretBoxError)) throw error;
+      // The secret being replaced must keep signing during the overlap, so it has to open; the detail (which key
+      // id is missing) is for the operator's log, never a value.
+      services.logger.error({ err: error, subscription_id: id }, "webhook signing secret cannot be opened");
+      throw new ApiError(
+        "service_unavailable",
+        "This subscription's signing secret cannot be opened with the configured CONNECTOR_ENCRYPTION_KEY; the operator must restore the key it was sealed with (CONNECTOR_ENCRYPTION_PREVIOUS_KEYS).",
+      );
+    }
     if (!row) throw new ApiError("not_found", "No webhook subscription with this id.");
     return c.json(
       {

@@ -5,6 +5,7 @@ import { authenticate } from "../../http/auth.ts";
 import type { App } from "../../http/context.ts";
 import { ApiError, errorResponses } from "../../http/problem.ts";
 import { SubscribeBodySchema, SubscriptionWithSecretSchema, toSubscription } from "./schemas.ts";
+import { webhookKeyringOrProblem } from "./secret-keyring.ts";
 import { vetSubscriptionUrl } from "./url-rules.ts";
 
 function defineSubscribeRoute(path: string, hidden: boolean) {
@@ -48,6 +49,7 @@ function defineSubscribeRoute(path: string, hidden: boolean) {
         "unsupported_media_type",
         "quota_exceeded",
         "internal_error",
+        "service_unavailable",
       ),
     },
   });
@@ -62,9 +64,11 @@ export function registerSubscribe(app: App): void {
     app.openapi(route, async (c) => {
       const services = c.var.services;
       const input = c.req.valid("json");
+      const keyring = webhookKeyringOrProblem(services);
       const url = await vetSubscriptionUrl(services, c.var.auth, input.url);
+      // Returned once, in plain; the row keeps it sealed.
       const secret = generateWebhookSecret();
-      const result = await createSubscription(services.db, c.var.auth, {
+      const result = await createSubscription(services.db, keyring, c.var.auth, {
         url,
         events: input.events,
         description: input.description ?? null,

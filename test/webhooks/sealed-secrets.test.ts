@@ -1,0 +1,297 @@
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRecordingWebhookSender } from "../../src/adapters/sender/recording.ts";
+import { createApp } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import { createKeyring } from "../../src/domain/connectors/secret-box.ts";
+import { housekeep } from "../../src/domain/retention.ts";
+import { runDispatchBatch } from "../../src/domain/webhooks/dispatcher.ts";
+import {
+  sealStoredSecrets,
+  sealWebhookSecret,
+  WebhookSecretOpener,
+} from "../../src/domain/webhooks/sealed-secrets.ts";
+import { generateWebhookSecret } from "../../src/domain/webhooks/secrets.ts";
+import type { Services } from "../../src/services.ts";
+import { createTestContext, type TestContext, testSealingKey } from "../support/app.ts";
+import { dbKinds } from "../support/db.ts";
+import { insertOrdersWithSql, verifyWithLibrary } from "./support.ts";
+
+const urlA = "https://a.example.com/hooks";
+const urlB = "https://b.example.com/hooks";
+const otherKey = Buffer.alloc(32, 9).toString("base64");
+
+interface StoredSecrets {
+  secret: string;
+  previous_secret: string | null;
+}
+
+describe.each(dbKinds)("webhook signing secrets at rest on %s", (kind) => {
+  let t: TestContext;
+  const sender = createRecordingWebhookSender({
+    hosts: { "a.example.com": ["93.184.215.14"], "b.example.com": ["93.184.215.15"] },
+  });
+
+  beforeAll(async () => {
+    t = await createTestContext(kind, { webhookSender: sender });
+  });
+  afterAll(() => t.close());
+
+  async function subscribe(apiKey: string, url = urlA): Promise<{ id: string; secret: string }> {
+    const res = await t.request("/v1/webhooks/subscribe", {
+      method: "POST",
+      key: apiKey,
+      json: { url, events: ["*"] },
+    });
+    expect(res.status).toBe(201);
+    return res.json();
+  }
+
+  async function stored(id: string): Promise<StoredSecrets> {
+    const { rows } = await t.services.db.query<StoredSecrets>(
+      "select secret, previous_secret from webhook_subscriptions where id = $1",
+      [id],
+    );
+    return rows[0]!;
+  }
+
+  /** One order through the outbox, dispatched once; what was sent for it, per URL. */
+  async function deliverOne(tenantId: string, services: Services = t.services) {
+    const before = sender.requests.length;
+    await insertOrdersWithSql(t.services.db, tenantId, "test", 1);
+    await runDispatchBatch(services, { maxDeliveries: 100, maxMillis: 10_000 });
+    return sender.requests.slice(before);
+  }
+
+  async function lastDelivery(subscriptionId: string) {
+    const { rows } = await t.services.db.query<{
+      status: string;
+      attempts: number;
+      last_error: string | null;
+    }>(
+      "select status, attempts, last_error from webhook_deliveries where subscription_id = $1 order by seq desc limit 1",
+      [subscriptionId],
+    );
+    return rows[0]!;
+  }
+
+  it("stores the secret sealed, and deliveries verify with the plain secret the API returned", async () => {
+    const tenant = await t.newTenant();
+    const created = await subscribe(tenant.apiKey);
+    const row = await stored(created.id);
+    expect(row.secret).toMatch(/^v1\.[0-9a-f]{12}\./);
+    expect(row.secret).not.toContain(created.secret.slice("whsec_".length, 20));
+    const [sent, ...more] = await deliverOne(tenant.tenantId);
+    expect(more).toEqual([]);
+    expect(verifyWithLibrary(created.secret, { headers: sent!.headers, body: sent!.body })).toMatchObject({
+      type: "ORDER_CREATED",
+    });
+  });
+
+  it("seals both secrets of a rotation, and both sign during the overlap", async () => {
+    const tenant = await t.newTenant();
+    const created = await subscribe(tenant.apiKey);
+    const res = await t.request(`/v1/webhooks/${created.id}/rotate-secret`, {
+      method: "POST",
+      key: tenant.apiKey,
+    });
+    expect(res.status).toBe(200);
+    const rotated = await res.json();
+    const row = await stored(created.id);
+    for (const value of [row.secret, row.previous_secret!]) {
+      expect(value).toMatch(/^v1\./);
+      expect(value).not.toContain(created.secret.slice(6, 20));
+      expect(value).not.toContain(rotated.secret.slice(6, 20));
+    }
+    const [sent] = await deliverOne(tenant.tenantId);
+    expect(sent!.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
+    for (const secret of [rotated.secret, created.secret]) {
+      expect(verifyWithLibrary(secret, { headers: sent!.headers, body: sent!.body })).toMatchObject({
+        type: "ORDER_CREATED",
+      });
+    }
+  });
+
+  it("keeps signing with a plain secret written before sealing, and the sealing step seals it", async () => {
+    const tenant = await t.newTenant();
+    const plain = generateWebhookSecret();
+    const plainPrevious = generateWebhookSecret();
+    const { rows } = await t.services.db.query<{ id: string }>(
+      `insert into webhook_subscriptions (tenant_id, mode, url, events, secret, previous_secret,
+                                          previous_secret_expires_at)
+       values ($1, 'test', $2, '{*}', $3, $4, now() + interval '1 hour') returning id`,
+      [tenant.tenantId, urlA, plain, plainPrevious],
+    );
+    const id = rows[0]!.id;
+    const [before] = await deliverOne(tenant.tenantId);
+    expect(verifyWithLibrary(plain, { headers: before!.headers, body: before!.body })).toBeTruthy();
+
+    // The hourly housekeeping (the Node timer and the Edge Function) runs the sealing step.
+    await housekeep(t.services);
+    const row = await stored(id);
+    expect(row.secret).toMatch(/^v1\./);
+    expect(row.previous_secret).toMatch(/^v1\./);
+    expect(JSON.stringify(row)).not.toContain(plain.slice(6, 20));
+    expect(JSON.stringify(row)).not.toContain(plainPrevious.slice(6, 20));
+    const [after] = await deliverOne(tenant.tenantId);
+    for (const secret of [plain, plainPrevious]) {
+      expect(verifyWithLibrary(secret, { headers: after!.headers, body: after!.body })).toBeTruthy();
+    }
+    // Nothing left to seal: a second run changes nothing.
+    const keyring = createKeyring(Buffer.from(testSealingKey, "base64"));
+    const again = await sealStoredSecrets(t.services.db, keyring);
+    expect(again).toEqual({ sealed: 0, unopenable: 0 });
+    expect(await stored(id)).toEqual(row);
+  });
+
+  it("does not open a sealed value moved onto another subscription or column: the delivery fails visibly, unsent", async () => {
+    const tenant = await t.newTenant();
+    const a = await subscribe(tenant.apiKey, urlA);
+    const b = await subscribe(tenant.apiKey, urlB);
+    await t.services.db.query(
+      "update webhook_subscriptions set secret = (select secret from webhook_subscriptions where id = $1) where id = $2",
+      [a.id, b.id],
+    );
+    const sent = await deliverOne(tenant.tenantId);
+    expect(sent.map((request) => request.url)).toEqual([urlA]);
+    const failed = await lastDelivery(b.id);
+    expect(failed).toMatchObject({ status: "pending", attempts: 1 });
+    expect(failed.last_error).toMatch(/signing secret cannot be opened.*does not authenticate/);
+    const attempts = await t.services.db.query<{ outcome: string; error: string }>(
+      "select a.outcome, a.error from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.subscription_id = $1",
+      [b.id],
+    );
+    expect(attempts.rows).toEqual([{ outcome: "failed", error: expect.stringMatching(/cannot be opened/) }]);
+
+    // The previous secret's value in the current secret's column does not open either.
+    const c = await subscribe(tenant.apiKey, urlB);
+    await t.request(`/v1/webhooks/${c.id}/rotate-secret`, { method: "POST", key: tenant.apiKey });
+    await t.request(`/v1/webhooks/${b.id}`, { method: "DELETE", key: tenant.apiKey });
+    await t.services.db.query("update webhook_subscriptions set secret = previous_secret where id = $1", [
+      c.id,
+    ]);
+    expect(await deliverOne(tenant.tenantId)).toEqual([expect.objectContaining({ url: urlA })]);
+    expect((await lastDelivery(c.id)).last_error).toMatch(/cannot be opened/);
+  });
+
+  it("names the setting when the configured key is not the one that sealed the secret", async () => {
+    const tenant = await t.newTenant();
+    const created = await subscribe(tenant.apiKey);
+    const config = loadConfig({
+      PUBLIC_BASE_URL: "http://cellvi.test",
+      LOG_LEVEL: "silent",
+      CONNECTOR_ENCRYPTION_KEY: otherKey,
+    });
+    const wrongKey: Services = { ...t.services, config };
+    expect(await deliverOne(tenant.tenantId, wrongKey)).toEqual([]);
+    const failed = await lastDelivery(created.id);
+    expect(failed.status).toBe("pending");
+    expect(failed.last_error).toContain(
+      "neither CONNECTOR_ENCRYPTION_KEY nor one of CONNECTOR_ENCRYPTION_PREVIOUS_KEYS",
+    );
+
+    const rotate = await createApp(wrongKey).request(
+      `http://cellvi.test/v1/webhooks/${created.id}/rotate-secret`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${tenant.apiKey}` },
+      },
+    );
+    expect(rotate.status).toBe(503);
+    expect((await rotate.json()).detail).toContain("CONNECTOR_ENCRYPTION_PREVIOUS_KEYS");
+
+    // With the old key among the previous keys it opens, and the sealing step moves it to the new key.
+    const rotatedKey = loadConfig({
+      PUBLIC_BASE_URL: "http://cellvi.test",
+      LOG_LEVEL: "silent",
+      CONNECTOR_ENCRYPTION_KEY: otherKey,
+      CONNECTOR_ENCRYPTION_PREVIOUS_KEYS: testSealingKey,
+    });
+    const [sent] = await deliverOne(tenant.tenantId, { ...t.services, config: rotatedKey });
+    expect(verifyWithLibrary(created.secret, { headers: sent!.headers, body: sent!.body })).toBeTruthy();
+    const newRing = createKeyring(Buffer.from(otherKey, "base64"), [Buffer.from(testSealingKey, "base64")]);
+    const resealed = await sealStoredSecrets(t.services.db, newRing);
+    expect(resealed.sealed).toBeGreaterThanOrEqual(1);
+    expect((await stored(created.id)).secret.split(".")[1]).toBe(newRing.currentId);
+    const onlyNew: Services = {
+      ...t.services,
+      config: loadConfig({
+        PUBLIC_BASE_URL: "http://cellvi.test",
+        LOG_LEVEL: "silent",
+        CONNECTOR_ENCRYPTION_KEY: otherKey,
+      }),
+    };
+    const [afterRotation] = await deliverOne(tenant.tenantId, onlyNew);
+    expect(
+      verifyWithLibrary(created.secret, { headers: afterRotation!.headers, body: afterRotation!.body }),
+    ).toBeTruthy();
+  });
+});
+
+describe("without a configured key", () => {
+  it("refuses to store a new secret on a server database (503 naming the setting); plain rows keep signing", async () => {
+    const sender = createRecordingWebhookSender({ hosts: { "a.example.com": ["93.184.215.14"] } });
+    const t = await createTestContext("postgres", {
+      webhookSender: sender,
+      env: { CONNECTOR_ENCRYPTION_KEY: "" },
+    });
+    try {
+      const tenant = await t.newTenant();
+      const res = await t.request("/v1/webhooks/subscribe", {
+        method: "POST",
+        key: tenant.apiKey,
+        json: { url: urlA, events: ["*"] },
+      });
+      expect(res.status).toBe(503);
+      expect((await res.json()).detail).toContain("CONNECTOR_ENCRYPTION_KEY");
+      const plain = generateWebhookSecret();
+      await t.services.db.query(
+        "insert into webhook_subscriptions (tenant_id, mode, url, events, secret) values ($1, 'test', $2, '{*}', $3)",
+        [tenant.tenantId, urlA, plain],
+      );
+      await insertOrdersWithSql(t.services.db, tenant.tenantId, "test", 1);
+      await runDispatchBatch(t.services, { maxDeliveries: 10, maxMillis: 10_000 });
+      expect(sender.requests).toHaveLength(1);
+      expect(verifyWithLibrary(plain, sender.requests[0]!)).toBeTruthy();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("generates the key file under DATA_DIR on the embedded database, as for connectors", async () => {
+    const dataDir = mkdtempSync(`${tmpdir()}/cellvi-webhook-key-`);
+    const t = await createTestContext("embedded", {
+      env: { DATA_DIR: dataDir, CONNECTOR_ENCRYPTION_KEY: "" },
+    });
+    try {
+      const tenant = await t.newTenant();
+      const res = await t.request("/v1/webhooks/subscribe", {
+        method: "POST",
+        key: tenant.apiKey,
+        json: { url: "https://hooks.example.com/x", events: ["*"] },
+      });
+      expect(res.status).toBe(201);
+      expect(existsSync(`${dataDir}/connector-encryption.key`)).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("the opened-secret cache", () => {
+  const keyring = createKeyring(Buffer.alloc(32, 3));
+
+  it("stays within its bound and never opens a value for another subscription from the cache", () => {
+    const opener = new WebhookSecretOpener(keyring, 8);
+    for (let i = 0; i < 20; i++) {
+      const sealed = sealWebhookSecret(keyring, `wh_${i}`, "secret", `whsec_${i}`);
+      expect(opener.open(`wh_${i}`, "secret", sealed)).toBe(`whsec_${i}`);
+      expect(opener.size).toBeLessThanOrEqual(8);
+    }
+    const sealed = sealWebhookSecret(keyring, "wh_a", "secret", "whsec_a");
+    expect(opener.open("wh_a", "secret", sealed)).toBe("whsec_a");
+    expect(() => opener.open("wh_b", "secret", sealed)).toThrow(/does not authenticate/);
+    expect(() => opener.open("wh_a", "previous_secret", sealed)).toThrow(/does not authenticate/);
+  });
+});
