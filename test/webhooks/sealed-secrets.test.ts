@@ -163,6 +163,12 @@ describe.each(dbKinds)("webhook signing secrets at rest on %s", (kind) => {
       [b.id],
     );
     expect(attempts.rows).toEqual([{ outcome: "failed", error: expect.stringMatching(/cannot be opened/) }]);
+    // Our failure, not the endpoint's: no failure streak, which would end in disabling the customer's subscription.
+    const streak = await t.services.db.query(
+      "select failing_since from webhook_subscriptions where id = $1",
+      [b.id],
+    );
+    expect(streak.rows).toEqual([{ failing_since: null }]);
 
     // The previous secret's value in the current secret's column does not open either.
     const c = await subscribe(tenant.apiKey, urlB);

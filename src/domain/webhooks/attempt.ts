@@ -58,6 +58,7 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
       nextAttemptAt: decision.nextAttemptAt,
       disableSubscription: decision.disableSubscription,
       subscriptionWasFailing: delivery.failing_since !== null,
+      ...("notSent" in result ? { notSent: true } : {}),
     },
   };
 }
@@ -66,7 +67,7 @@ async function signAndSend(
   delivery: ClaimedDelivery,
   attemptedAt: Date,
   deps: AttemptDeps,
-): Promise<SendResult> {
+): Promise<SendResult | (SendResult & { notSent: true })> {
   let headers: Record<string, string>;
   try {
     const secrets = openedSecrets(delivery, attemptedAt, deps.secrets);
@@ -82,6 +83,7 @@ async function signAndSend(
       reason: "other",
       error: `Not sent: the subscription's signing secret cannot be opened (${(error as Error).message}).`,
       durationMs: 0,
+      notSent: true,
     };
   }
   try {

@@ -162,6 +162,13 @@ export interface AttemptRecord {
   disableSubscription: "endpoint_gone" | null;
   /** The subscription had a failure streak when this delivery was claimed (a success must then clear it). */
   subscriptionWasFailing: boolean;
+  /**
+   * The attempt failed on our side before anything was sent (its signing secret could not be opened: a key missing
+   * from this deployment's configuration). It is logged and retried like any failure, but it says nothing about the
+   * endpoint, so it neither starts nor continues the subscription's failure streak, which would end in disabling a
+   * customer's subscription for an operator's mistake.
+   */
+  notSent?: boolean;
 }
 
 export interface RecordOutcome {
@@ -177,6 +184,7 @@ const iso = (date: Date | null) => (date ? date.toISOString() : null);
 function streaks(records: readonly AttemptRecord[]) {
   const bySubscription = new Map<string, AttemptRecord[]>();
   for (const record of records) {
+    if (record.notSent) continue;
     const list = bySubscription.get(record.subscriptionId) ?? [];
     list.push(record);
     bySubscription.set(record.subscriptionId, list);
