@@ -121,7 +121,9 @@ begin
         select s.url, s.secret, s.previous_secret, s.previous_secret_expires_at, s.failing_since
           from webhook_subscriptions s
          where s.id = c.subscription_id
-      ) s;
+      ) s
+     -- Oldest first, as locked (the update returns its rows in key order): the dispatcher starts them in this order.
+     order by array_position(locked_ids, c.id);
 end;
 $$;
 

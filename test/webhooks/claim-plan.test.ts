@@ -113,4 +113,34 @@ describe.each(dbKinds)("the webhook claim's plan on %s", (kind) => {
       expect(read).toBeLessThanOrEqual(scanLimit + 10);
     });
   });
+
+  it("hands the claimed deliveries back oldest first", async () => {
+    t = await openTestDb(kind);
+    const db = t.db;
+    const tenant = randomUUID();
+    await db.query("insert into tenants (id, name) values ($1, 'claim order')", [tenant]);
+    const { rows: subscriptions } = await db.query<{ id: string }>(
+      `insert into webhook_subscriptions (tenant_id, mode, url, events, secret)
+       select $1, 'live', 'https://example.com/hooks', '{*}', 'whsec_x' from generate_series(1, 2) returning id`,
+      [tenant],
+    );
+    // Ids are random, so their order is not the due order.
+    await db.query(
+      `insert into webhook_deliveries (tenant_id, mode, subscription_id, event_id, event_type, body, next_attempt_at)
+       select $1, 'live', ($2::text[])[1 + n % 2], 'evt_' || lpad(n::text, 2, '0'), 'ORDER_CREATED', '{}',
+              now() - interval '1 hour' + n * interval '1 second'
+         from generate_series(1, 24) n`,
+      [tenant, subscriptions.map((s) => s.id)],
+    );
+    const claimed = await claimDueDeliveries(db, {
+      now: new Date(),
+      limit: 20,
+      leaseMs: 60_000,
+      perEndpoint: 32,
+      leaseToken: randomUUID(),
+    });
+    expect(claimed.map((delivery) => delivery.event_id)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `evt_${String(i + 1).padStart(2, "0")}`),
+    );
+  });
 });
