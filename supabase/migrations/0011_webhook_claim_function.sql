@@ -6,7 +6,7 @@
 -- keeps the generic plan made from its first executions, and made while the table was empty (a new database, or a
 -- server without autovacuum, where nothing analyses the table) that plan locked through a nested-loop semi join
 -- that walks the whole due index in due order. A claim that found fewer allowed rows than its limit (one
--- subscription's backlog filling the scan) then read every due row: 20-28 ms instead of about 1 ms per claim with
+-- subscription's backlog filling the scan) then read every due row: 12-28 ms instead of about 1 ms per claim with
 -- 30,000 due rows on the benchmark machine. PGlite, planning each statement afresh, chose the same walk.
 --
 -- Here every step is shaped so that no plan can read more than it must, and the settings take away the plans

@@ -59,7 +59,7 @@ export interface ClaimOptions {
  * A function rather than a statement, for its plan. A named prepared statement keeps the generic plan of its first
  * executions, and the statement's plan, made while the table was empty (a new database; a server without
  * autovacuum, where nothing analyses the table), locked through a nested-loop semi join walking the whole due
- * index: a claim that found fewer allowed rows than its limit read every due row (20-28 ms instead of about 1 ms
+ * index: a claim that found fewer allowed rows than its limit read every due row (12-28 ms instead of about 1 ms
  * per claim with 30,000 due rows; PGlite chose that walk too). Earlier, auto_explain caught a plan that recomputed
  * the scan for every due row (a 77 ms claim). The function's steps are shaped so that the rows already chosen
  * always drive the next step (LATERAL lookups by primary key, the update by key), and its own settings
