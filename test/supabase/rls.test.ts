@@ -236,7 +236,7 @@ describe("Supabase's anon and authenticated roles on the real PostgreSQL", () =>
       }
     });
 
-    it("cannot advance a sequence or invoke the dispatcher", async () => {
+    it("cannot advance a sequence, invoke the dispatcher or claim deliveries", async () => {
       const codes = await asRole(client, role, async () => {
         const { rows: sequences } = await client.query<{ name: string }>(
           `select format('%I.%I', n.nspname, c.relname) as name from pg_class c
@@ -251,6 +251,11 @@ describe("Supabase's anon and authenticated roles on the real PostgreSQL", () =>
         }
         result.dispatcher = await errorCode(client, () =>
           client.query("select cellvi_invoke_webhook_dispatcher('anon')"),
+        );
+        result.claim = await errorCode(client, () =>
+          client.query(
+            "select * from cellvi_claim_webhook_deliveries(now(), '{}', 10, '{}', '{}', 1, 10, gen_random_uuid(), 1000)",
+          ),
         );
         return result;
       });
@@ -269,5 +274,15 @@ describe("Supabase's anon and authenticated roles on the real PostgreSQL", () =>
       return found;
     });
     expect(counts).toEqual(ownerCounts);
+  });
+
+  it("lets service_role claim deliveries (the claim is a function, revoked from everyone else)", async () => {
+    const { rows } = await asRole(client, "service_role", () =>
+      client.query(
+        // A claim of nothing: the function runs, and leaves the delivery the other tests count where it is.
+        "select * from cellvi_claim_webhook_deliveries(now(), '{}', 10, '{}', '{}', 1, 0, gen_random_uuid(), 1000)",
+      ),
+    );
+    expect(rows).toEqual([]);
   });
 });

@@ -49,16 +49,24 @@ export interface ClaimOptions {
 }
 
 /**
- * Claims due deliveries. The inner scan walks the due index, skipping subscriptions this worker already saturates
- * (so one slow endpoint with a large backlog cannot hide the others' deliveries), ranks rows per subscription to
- * respect the per-endpoint bound, and locks with SKIP LOCKED. The locking subquery repeats the due condition so
- * that a row another worker claimed after our scan's snapshot is re-checked against its new version and skipped.
- * Rows of a subscription disabled in the meantime are failed here rather than sent.
+ * Claims due deliveries: `cellvi_claim_webhook_deliveries` (migration 0011). Its scan reads the first `scanLimit`
+ * due rows in due order, skipping subscriptions this worker already saturates (so one slow endpoint with a large
+ * backlog cannot hide the others' deliveries), ranks them per subscription to respect the per-endpoint bound, locks
+ * the allowed ones with SKIP LOCKED (re-checking the due condition on the row's latest version, so a row another
+ * worker claimed after our snapshot is skipped), and updates them; rows of a subscription disabled in the meantime
+ * are failed there rather than sent.
  *
- * The scan and the allowed set are computed once (MATERIALIZED). Inlined, they could end up on the inner side of a
- * nested loop over the due rows and be recomputed for each of them: auto_explain caught that generic plan (the one a
- * named prepared statement keeps, made while the table was small and never analysed) in a 77 ms claim on the
- * benchmark's database, which runs without autovacuum.
+ * A function rather than a statement, for its plan. A named prepared statement keeps the generic plan of its first
+ * executions, and the statement's plan, made while the table was empty (a new database; a server without
+ * autovacuum, where nothing analyses the table), locked through a nested-loop semi join walking the whole due
+ * index: a claim that found fewer allowed rows than its limit read every due row (12-28 ms instead of about 1 ms
+ * per claim with 30,000 due rows; PGlite chose that walk too). Earlier, auto_explain caught a plan that recomputed
+ * the scan for every due row (a 77 ms claim). The function's steps are shaped so that the rows already chosen
+ * always drive the next step (LATERAL lookups by primary key, the update by key), and its own settings
+ * (force_generic_plan, no sequential or bitmap scans, no hash or merge joins) leave no plan that reads more: a
+ * claim reads its scan and then its rows by key, whatever the statistics were when PL/pgSQL made its plan (once per
+ * connection, never planned again per claim). test/webhooks/claim-plan.test.ts counts what a claim reads with plans
+ * made on an empty table, on both engines.
  */
 export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (options.limit <= 0) return [];
@@ -72,43 +80,8 @@ export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): 
     if (count >= options.perEndpoint) saturated.push(subscriptionId);
   }
   const { rows } = await db.query<ClaimedDelivery & { claimed_status: string }>(
-    `with scanned as materialized (
-       select id, subscription_id,
-              row_number() over (partition by subscription_id order by next_attempt_at, seq) as rank
-         from (select id, subscription_id, next_attempt_at, seq
-                 from webhook_deliveries
-                where status = 'pending' and next_attempt_at <= $1::timestamptz
-                  and subscription_id <> all($2::text[])
-                order by next_attempt_at
-                limit $3) due
-     ),
-     allowed as materialized (
-       select s.id from scanned s
-         left join unnest($4::text[], $5::int[]) as busy(subscription_id, in_flight)
-           on busy.subscription_id = s.subscription_id
-        where s.rank <= $6 - coalesce(busy.in_flight, 0)
-     ),
-     locked as (
-       select d.id from webhook_deliveries d
-        where d.id in (select id from allowed)
-          and d.status = 'pending' and d.next_attempt_at <= $1::timestamptz
-        order by d.next_attempt_at
-        limit $7
-        for update skip locked
-     )
-     update webhook_deliveries d set
-       attempts = case when s.enabled then d.attempts + 1 else d.attempts end,
-       status = case when s.enabled then 'pending' else 'failed' end,
-       lease_token = case when s.enabled then $8::uuid else null end,
-       next_attempt_at = case when s.enabled then $1::timestamptz + $9 * interval '1 millisecond' else null end,
-       last_error = case when s.enabled then d.last_error
-                         else 'The subscription was disabled before this delivery was sent.' end,
-       completed_at = case when s.enabled then null else $1::timestamptz end
-     from locked, webhook_subscriptions s
-     where d.id = locked.id and s.id = d.subscription_id
-     returning d.id, d.tenant_id, d.subscription_id, d.event_id, d.event_type, d.body, d.attempts, d.max_attempts,
-               d.created_at, d.lease_token, d.status as claimed_status,
-               s.url, s.secret, s.previous_secret, s.previous_secret_expires_at, s.failing_since`,
+    `select * from cellvi_claim_webhook_deliveries($1::timestamptz, $2::text[], $3::int, $4::text[], $5::int[],
+                                                    $6::int, $7::int, $8::uuid, $9::float8)`,
     [
       options.now,
       saturated,
