@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.ts";
 import {
   edgeEnvironment,
+  edgeStartupWarnings,
   onSupabaseEdge,
   withoutFunctionPrefix,
 } from "../../supabase/functions/_shared/edge.ts";
@@ -73,5 +75,28 @@ describe("the function's path prefix", () => {
     expect(request.method).toBe("POST");
     expect(request.headers.get("authorization")).toBe("Bearer cvk_test_x");
     expect(await request.text()).toBe('{"external_id":"SO-1"}');
+  });
+});
+
+describe("an Edge isolate's start", () => {
+  const base = {
+    DATABASE_URL: "postgresql://pooler:6543/postgres",
+    PUBLIC_BASE_URL: "https://api.example.com",
+  };
+  it("warns that every caller is one address without TRUSTED_PROXY_HEADER, and that secrets need the key", () => {
+    const warnings = edgeStartupWarnings(loadConfig(base));
+    expect(warnings).toEqual([
+      expect.stringMatching(/^TRUSTED_PROXY_HEADER is not set: every caller counts as one client address/),
+      expect.stringMatching(/^CONNECTOR_ENCRYPTION_KEY is not set/),
+    ]);
+  });
+
+  it("says nothing once both are set", () => {
+    const config = loadConfig({
+      ...base,
+      TRUSTED_PROXY_HEADER: "x-forwarded-for",
+      CONNECTOR_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+    });
+    expect(edgeStartupWarnings(config)).toEqual([]);
   });
 });

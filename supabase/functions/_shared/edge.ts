@@ -58,6 +58,28 @@ export function edgeEnvironment(env: Record<string, string>, functionName: strin
 }
 
 /**
+ * What an isolate says once when it starts, about settings whose absence the function cannot make up for:
+ * - no TRUSTED_PROXY_HEADER: the function sees only Supabase's gateway, never the caller's socket, so every caller
+ *   counts as one address for the per-address limits (public tracking, failed authentication, inbound lookups of
+ *   unknown connectors), and one busy caller uses up everyone's budget;
+ * - no CONNECTOR_ENCRYPTION_KEY: webhook subscriptions and connectors cannot be created, nor sealed secrets opened.
+ */
+export function edgeStartupWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (!config.TRUSTED_PROXY_HEADER) {
+    warnings.push(
+      "TRUSTED_PROXY_HEADER is not set: every caller counts as one client address for the per-address limits (tracking, failed authentication, unknown inbound connectors); see the Supabase deploy guide",
+    );
+  }
+  if (!config.CONNECTOR_ENCRYPTION_KEY) {
+    warnings.push(
+      "CONNECTOR_ENCRYPTION_KEY is not set: webhook subscriptions and connectors cannot be created, nor sealed webhook secrets opened, until it is",
+    );
+  }
+  return warnings;
+}
+
+/**
  * Parses the configuration and builds the shared services. DATABASE_URL is required: an Edge Function has no
  * disk for the embedded database. Migrations are not applied here: `supabase db push` applies them once, instead
  * of every cold start racing to.
@@ -74,6 +96,7 @@ export async function buildEdgeServices(
   }
   // console.log is what Supabase collects as function logs, on every runtime version.
   const logger = createLogger(config, { write: (line: string) => console.log(line.trimEnd()) });
+  for (const warning of edgeStartupWarnings(config)) logger.warn(warning);
   return buildServices(config, { logger, migrate: false });
 }
 
