@@ -1,11 +1,11 @@
 import { cancelPoll, schedulePoll } from "../domain/connectors/jobs.ts";
 import {
   ConnectorConfigError,
-  ConnectorKeyMissingError,
   createConnectorRecord,
   requireConnectorKeyring,
 } from "../domain/connectors/manage.ts";
 import { inboundUrl, type Platform, platforms } from "../domain/connectors/platforms.ts";
+import { EncryptionKeyMissingError } from "../domain/connectors/secret-box.ts";
 import {
   type ConnectorRow,
   type DeliveryStatus,
@@ -91,7 +91,7 @@ function cliFailure(error: unknown): never {
       `Invalid connector configuration:\n${error.errors.map((e) => `  ${e.path}: ${e.message}`).join("\n")}`,
     );
   }
-  if (error instanceof ConnectorKeyMissingError) throw new CliError(error.message);
+  if (error instanceof EncryptionKeyMissingError) throw new CliError(error.message);
   throw error;
 }
 

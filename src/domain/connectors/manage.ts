@@ -14,7 +14,7 @@ import {
   platforms,
   validatePlatformConfig,
 } from "./platforms.ts";
-import { connectorKeyring, type Keyring } from "./secret-box.ts";
+import { type Keyring, requireKeyring } from "./secret-box.ts";
 import { type ConnectorRow, insertConnector, sealCredentials } from "./store.ts";
 
 /**
@@ -30,22 +30,10 @@ export class ConnectorConfigError extends Error {
   }
 }
 
-/** Credentials cannot be sealed: a server database without CONNECTOR_ENCRYPTION_KEY. */
-export class ConnectorKeyMissingError extends Error {
-  constructor() {
-    super(
-      "Connector credentials cannot be stored: this deployment has no CONNECTOR_ENCRYPTION_KEY (required with DATABASE_URL). Generate one with `openssl rand -base64 32`.",
-    );
-    this.name = "ConnectorKeyMissingError";
-  }
-}
-
 type KeyServices = Pick<Services, "config" | "db">;
 
 export function requireConnectorKeyring(services: KeyServices): Keyring {
-  const keyring = connectorKeyring(services.config, services.db.kind);
-  if (!keyring) throw new ConnectorKeyMissingError();
-  return keyring;
+  return requireKeyring(services, "Connector credentials");
 }
 
 /**

@@ -135,3 +135,23 @@ export function connectorKeyring(config: Config, dbKind: DbKind): Keyring | null
   keyrings.set(config, keyring);
   return keyring;
 }
+
+/**
+ * Something cannot be sealed: a server database (DATABASE_URL) without CONNECTOR_ENCRYPTION_KEY, the one key that
+ * seals connector credentials and webhook signing secrets. `what` names what could not be stored.
+ */
+export class EncryptionKeyMissingError extends Error {
+  constructor(what: string) {
+    super(
+      `${what} cannot be stored: this deployment has no CONNECTOR_ENCRYPTION_KEY (required with DATABASE_URL; it seals connector credentials and webhook signing secrets). Generate one with \`openssl rand -base64 32\`.`,
+    );
+    this.name = "EncryptionKeyMissingError";
+  }
+}
+
+/** The keyring that seals new values, or `EncryptionKeyMissingError` naming `what` could not be stored. */
+export function requireKeyring(services: { config: Config; db: { kind: DbKind } }, what: string): Keyring {
+  const keyring = connectorKeyring(services.config, services.db.kind);
+  if (!keyring) throw new EncryptionKeyMissingError(what);
+  return keyring;
+}

@@ -1,7 +1,14 @@
 import type { Logger } from "pino";
 import type { Db, DbKind, Queryable } from "../../adapters/db/types.ts";
 import type { Config } from "../../config.ts";
-import { connectorKeyring, type Keyring, open, SecretBoxError, seal } from "../connectors/secret-box.ts";
+import {
+  connectorKeyring,
+  type Keyring,
+  open,
+  requireKeyring,
+  SecretBoxError,
+  seal,
+} from "../connectors/secret-box.ts";
 
 /**
  * Webhook signing secrets at rest. Whoever reads `webhook_subscriptions.secret` can sign webhooks our customers
@@ -24,21 +31,9 @@ function associatedData(subscriptionId: string, column: SecretColumn): string {
   return `webhook_subscriptions.${column}:${subscriptionId}`;
 }
 
-/** A new secret cannot be stored: a server database (DATABASE_URL) without CONNECTOR_ENCRYPTION_KEY. */
-export class WebhookKeyMissingError extends Error {
-  constructor() {
-    super(
-      "Webhook signing secrets cannot be stored: this deployment has no CONNECTOR_ENCRYPTION_KEY (required with DATABASE_URL; it seals connector credentials and webhook signing secrets). Generate one with `openssl rand -base64 32`.",
-    );
-    this.name = "WebhookKeyMissingError";
-  }
-}
-
 /** The keyring that seals new secrets; the same rules as connectors (a key file only on the embedded database). */
 export function requireWebhookKeyring(services: { config: Config; db: { kind: DbKind } }): Keyring {
-  const keyring = connectorKeyring(services.config, services.db.kind);
-  if (!keyring) throw new WebhookKeyMissingError();
-  return keyring;
+  return requireKeyring(services, "Webhook signing secrets");
 }
 
 export function sealWebhookSecret(

@@ -2,13 +2,16 @@ import { createRoute } from "@hono/zod-openapi";
 import { getPollJob } from "../../domain/connectors/jobs.ts";
 import {
   ConnectorConfigError,
-  ConnectorKeyMissingError,
   createConnectorRecord,
   finishPlatformSettings as finishSettings,
   requireConnectorKeyring,
 } from "../../domain/connectors/manage.ts";
 import type { Platform } from "../../domain/connectors/platforms.ts";
-import { type Keyring, SecretBoxError } from "../../domain/connectors/secret-box.ts";
+import {
+  EncryptionKeyMissingError,
+  type Keyring,
+  SecretBoxError,
+} from "../../domain/connectors/secret-box.ts";
 import { type ConnectorRow, openCredentials } from "../../domain/connectors/store.ts";
 import { authenticate } from "../../http/auth.ts";
 import type { App } from "../../http/context.ts";
@@ -23,7 +26,7 @@ export function connectorApiError(error: unknown): unknown {
       errors: error.errors,
     });
   }
-  if (error instanceof ConnectorKeyMissingError) return new ApiError("service_unavailable", error.message);
+  if (error instanceof EncryptionKeyMissingError) return new ApiError("service_unavailable", error.message);
   return error;
 }
 

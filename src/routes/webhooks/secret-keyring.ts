@@ -1,5 +1,5 @@
-import type { Keyring } from "../../domain/connectors/secret-box.ts";
-import { requireWebhookKeyring, WebhookKeyMissingError } from "../../domain/webhooks/sealed-secrets.ts";
+import { EncryptionKeyMissingError, type Keyring } from "../../domain/connectors/secret-box.ts";
+import { requireWebhookKeyring } from "../../domain/webhooks/sealed-secrets.ts";
 import { ApiError } from "../../http/problem.ts";
 import type { Services } from "../../services.ts";
 
@@ -11,7 +11,7 @@ export function webhookKeyringOrProblem(services: Services): Keyring {
   try {
     return requireWebhookKeyring(services);
   } catch (error) {
-    if (error instanceof WebhookKeyMissingError) throw new ApiError("service_unavailable", error.message);
+    if (error instanceof EncryptionKeyMissingError) throw new ApiError("service_unavailable", error.message);
     throw error;
   }
 }
