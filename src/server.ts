@@ -3,7 +3,7 @@ import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { buildServices, createLogger } from "./bootstrap.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { connectorKeyring } from "./domain/connectors/secret-box.ts";
+import { missingKeyWarning } from "./domain/connectors/secret-box.ts";
 import { startConnectorWorker } from "./domain/connectors/worker.ts";
 import { housekeep } from "./domain/retention.ts";
 import { startDispatcher } from "./domain/webhooks/dispatcher.ts";
@@ -55,11 +55,8 @@ async function start(): Promise<void> {
   // (`cli connectors worker` runs them on their own).
   const connectorWorker = config.RUN_WORKER === false ? undefined : await startConnectorWorker(services);
   // On the embedded database this also creates DATA_DIR/connector-encryption.key on the first start.
-  if (!connectorKeyring(config, services.db.kind)) {
-    logger.warn(
-      "CONNECTOR_ENCRYPTION_KEY is not set: connectors cannot be created, nor webhook subscriptions created or their secrets rotated, until it is (required with DATABASE_URL)",
-    );
-  }
+  const keyWarning = missingKeyWarning(config, services.db.kind);
+  if (keyWarning) logger.warn(keyWarning);
   // Signing secrets written before they were sealed (or sealed with a previous key) are sealed now, not only at the
   // first hourly housekeeping: in the background, the service answers meanwhile (a plain secret still signs).
   void sealWebhookSecrets(services);

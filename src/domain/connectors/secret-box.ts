@@ -155,3 +155,13 @@ export function requireKeyring(services: { config: Config; db: { kind: DbKind } 
   if (!keyring) throw new EncryptionKeyMissingError(what);
   return keyring;
 }
+
+/**
+ * What a process says at start when it has no key to seal with (a server database without CONNECTOR_ENCRYPTION_KEY),
+ * shared by the Node server and the Edge Functions; undefined when it has one. On the embedded database, asking
+ * creates DATA_DIR/connector-encryption.key on the first start.
+ */
+export function missingKeyWarning(config: Config, dbKind: DbKind): string | undefined {
+  if (connectorKeyring(config, dbKind)) return undefined;
+  return "CONNECTOR_ENCRYPTION_KEY is not set: connectors and webhook subscriptions cannot be created, webhook signing secrets rotated, nor sealed secrets opened, until it is (required with DATABASE_URL)";
+}

@@ -1,5 +1,6 @@
 import { type BuiltServices, buildServices, createLogger } from "../../../src/bootstrap.ts";
 import { type Config, ConfigError, loadConfig } from "../../../src/config.ts";
+import { missingKeyWarning } from "../../../src/domain/connectors/secret-box.ts";
 
 /**
  * What the two Edge Functions need from the Deno runtime, and the Supabase-specific wiring around the shared core.
@@ -71,11 +72,9 @@ export function edgeStartupWarnings(config: Config): string[] {
       "TRUSTED_PROXY_HEADER is not set: every caller counts as one client address for the per-address limits (tracking, failed authentication, unknown inbound connectors); see the Supabase deploy guide",
     );
   }
-  if (!config.CONNECTOR_ENCRYPTION_KEY) {
-    warnings.push(
-      "CONNECTOR_ENCRYPTION_KEY is not set: webhook subscriptions and connectors cannot be created, nor sealed webhook secrets opened, until it is",
-    );
-  }
+  // The functions always run on a server database (DATABASE_URL).
+  const keyWarning = missingKeyWarning(config, "postgres");
+  if (keyWarning) warnings.push(keyWarning);
   return warnings;
 }
 
