@@ -1,16 +1,28 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
-import { gcraParameters, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from "./types.ts";
+import {
+  type GcraState,
+  gcraParameters,
+  gcraStep,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimitPolicy,
+} from "./types.ts";
 
 /**
  * The GCRA step of `gcraStep` (types.ts), line for line, run atomically inside Redis for a batch of requests of
- * one subject: ARGV[3..] are the increments (cost × interval) of the requests in arrival order, and each is decided
- * in turn at the same instant, exactly as that many separate calls arriving back to back would be. One round trip
- * per batch, and no two instances can interleave between the read and the write. Time is Redis's own `TIME`, so
- * instances with skewed clocks still share one timeline. All arithmetic is in whole microseconds (exact in Lua's
- * doubles up to 2^53 µs, i.e. far beyond our lifetime); the stored value (`<tat>:<interval>`) is formatted with
- * %.0f because Lua's default number formatting keeps only 14 significant digits. Returns four numbers per request:
- * allowed (1/0), remaining, reset and retry-after in microseconds.
+ * one subject, in arrival order, each decided in turn at the same instant, exactly as that many separate calls
+ * arriving back to back would be. The batch comes run-length encoded: ARGV[3..] are pairs (increment, count), the
+ * increment being cost × interval, so a batch of equal costs (every request of the API) is four arguments however
+ * long it is. One round trip per batch, and no two instances can interleave between the read and the write. Time is
+ * Redis's own `TIME`, so instances with skewed clocks still share one timeline. All arithmetic is in whole
+ * microseconds (exact in Lua's doubles up to 2^53 µs, i.e. far beyond our lifetime); the stored value
+ * (`<tat>:<interval>`) is formatted with %.0f because Lua's default number formatting keeps only 14 significant
+ * digits.
+ *
+ * Returns three numbers whatever the batch's size: Redis's `now`, the arrival time the batch started from (the
+ * stored one carried over to this interval, or `now`), and the one it ended at. The caller replays the same steps
+ * from the first two with `gcraStep` to get each request's decision, and checks that it ends at the third.
  */
 export const gcraScript = `
 local interval = tonumber(ARGV[1])
@@ -31,31 +43,20 @@ if stored then
     end
   end
 end
-local out = {}
-local admitted = false
-for i = 3, #ARGV do
-  local new_tat = tat + tonumber(ARGV[i])
-  local allow_at = new_tat - burst
-  if allow_at > now then
-    local remaining = math.floor((now + burst - tat) / interval)
-    if remaining < 0 then remaining = 0 end
-    out[#out + 1] = 0
-    out[#out + 1] = remaining
-    out[#out + 1] = tat - now
-    out[#out + 1] = allow_at - now
-  else
-    tat = new_tat
-    admitted = true
-    out[#out + 1] = 1
-    out[#out + 1] = math.floor((now + burst - new_tat) / interval)
-    out[#out + 1] = new_tat - now
-    out[#out + 1] = 0
+local start = tat
+for i = 3, #ARGV, 2 do
+  local increment = tonumber(ARGV[i])
+  for _ = 1, tonumber(ARGV[i + 1]) do
+    local new_tat = tat + increment
+    if new_tat - burst <= now then
+      tat = new_tat
+    end
   end
 end
-if admitted then
+if tat ~= start then
   redis.call('SET', KEYS[1], string.format('%.0f:%.0f', tat, interval), 'PX', string.format('%d', math.ceil((tat - now) / 1000) + 1))
 end
-return out
+return {now, start, tat}
 `;
 
 const scriptSha = createHash("sha1").update(gcraScript).digest("hex");
@@ -191,7 +192,11 @@ export class RedisRateLimiter implements RateLimiter {
     this.stats.calls++;
     this.stats.decisions += batch.length;
     const args: number[] = [lane.interval, lane.burst];
-    for (const waiter of batch) args.push(waiter.increment);
+    for (const waiter of batch) {
+      const last = args.length - 2;
+      if (last >= 2 && args[last] === waiter.increment) args[last + 1]!++;
+      else args.push(waiter.increment, 1);
+    }
     let reply: unknown;
     try {
       reply = await this.client.evalsha(scriptSha, 1, lane.key, ...args);
@@ -200,19 +205,31 @@ export class RedisRateLimiter implements RateLimiter {
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
       reply = await this.client.eval(gcraScript, 1, lane.key, ...args);
     }
-    const values = reply as number[];
-    if (!Array.isArray(values) || values.length !== batch.length * 4) {
-      throw new Error(`rate limiter: unexpected reply from redis (${String(values).slice(0, 80)})`);
+    const [now, start, end] = Array.isArray(reply) ? (reply as unknown[]) : [];
+    if (typeof now !== "number" || typeof start !== "number" || typeof end !== "number") {
+      throw new Error(`rate limiter: unexpected reply from redis (${String(reply).slice(0, 80)})`);
     }
+    // The script's steps again, here, for each request's own decision (the script returns only where they began
+    // and ended, so a reply is three numbers whatever the batch's size).
     const decisions: RateLimitDecision[] = [];
-    for (let i = 0; i < values.length; i += 4) {
+    let state: GcraState = { tat: start, interval: lane.interval };
+    for (const waiter of batch) {
+      const step = gcraStep(now, state, {
+        interval: lane.interval,
+        burst: lane.burst,
+        increment: waiter.increment,
+      });
+      state = step.state;
       decisions.push({
-        allowed: values[i] === 1,
-        remaining: values[i + 1] as number,
-        resetMicros: values[i + 2] as number,
-        retryAfterMicros: values[i + 3] as number,
+        allowed: step.allowed,
+        remaining: step.remaining,
+        resetMicros: step.resetMicros,
+        retryAfterMicros: step.retryAfterMicros,
         backend: "redis",
       });
+    }
+    if (state.tat !== end) {
+      throw new Error(`rate limiter: the script and gcraStep disagree (${end} in redis, ${state.tat} here)`);
     }
     return decisions;
   }
