@@ -18,6 +18,11 @@ export const webhookAttemptOutcomes = [
   "timeout",
   /** DNS, connection or TLS failure, or a URL the SSRF guard refused at connection time. */
   "network_error",
+  /**
+   * Nothing was sent: the subscription's signing secret could not be opened (a key missing from the configuration).
+   * The attempt does not count and the delivery waits for the key; a rate above zero needs an operator.
+   */
+  "not_sent",
 ] as const;
 export type WebhookAttemptOutcome = (typeof webhookAttemptOutcomes)[number];
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createRecordingWebhookSender } from "../../src/adapters/sender/recording.ts";
 import { createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
@@ -16,7 +16,7 @@ import { generateWebhookSecret } from "../../src/domain/webhooks/secrets.ts";
 import type { Services } from "../../src/services.ts";
 import { createTestContext, type TestContext, testSealingKey } from "../support/app.ts";
 import { dbKinds } from "../support/db.ts";
-import { insertOrdersWithSql, verifyWithLibrary } from "./support.ts";
+import { insertOrdersWithSql, manualClock, verifyWithLibrary } from "./support.ts";
 
 const urlA = "https://a.example.com/hooks";
 const urlB = "https://b.example.com/hooks";
@@ -156,7 +156,8 @@ describe.each(dbKinds)("webhook signing secrets at rest on %s", (kind) => {
     const sent = await deliverOne(tenant.tenantId);
     expect(sent.map((request) => request.url)).toEqual([urlA]);
     const failed = await lastDelivery(b.id);
-    expect(failed).toMatchObject({ status: "pending", attempts: 1 });
+    // Given back: an attempt that sent nothing does not count (the delivery waits; see the next describe).
+    expect(failed).toMatchObject({ status: "pending", attempts: 0 });
     expect(failed.last_error).toMatch(/signing secret cannot be opened.*does not authenticate/);
     const attempts = await t.services.db.query<{ outcome: string; error: string }>(
       "select a.outcome, a.error from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id where d.subscription_id = $1",
@@ -232,6 +233,132 @@ describe.each(dbKinds)("webhook signing secrets at rest on %s", (kind) => {
     expect(
       verifyWithLibrary(created.secret, { headers: afterRotation!.headers, body: afterRotation!.body }),
     ).toBeTruthy();
+  });
+});
+
+/**
+ * A key missing from the configuration (on PostgreSQL: no CONNECTOR_ENCRYPTION_KEY; on the embedded database, which
+ * would generate one: another key) holds the deliveries it sealed without using up their attempts, and once the key
+ * is back they go out by themselves, in order, with their own webhook-id.
+ */
+describe.each(dbKinds)("a delivery whose secret cannot be opened waits for the key on %s", (kind) => {
+  let t: TestContext | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  interface Row {
+    event_id: string;
+    status: string;
+    attempts: number;
+    next_attempt_at: Date | null;
+    last_error: string | null;
+  }
+
+  it("gives the attempts back, waits longer and longer up to the cap, and delivers in order once the key is back", async () => {
+    const clock = manualClock();
+    const sender = createRecordingWebhookSender({ hosts: { "a.example.com": ["93.184.215.14"] } });
+    // Three attempts at most (1 + two retries), so seven tries without the key would have failed the deliveries;
+    // the wait is then at least 1 s and at most 10 s (the schedule's first and longest delays, under the hour).
+    t = await createTestContext(kind, {
+      clock,
+      webhookSender: sender,
+      env: { WEBHOOK_RETRY_SCHEDULE: "1s,10s", WEBHOOK_RETRY_JITTER: "0" },
+    });
+    const ctx = t;
+    clock.catchUp();
+    const tenant = await ctx.newTenant();
+    const res = await ctx.request("/v1/webhooks/subscribe", {
+      method: "POST",
+      key: tenant.apiKey,
+      json: { url: urlA, events: ["*"] },
+    });
+    const subscription = (await res.json()) as { id: string; secret: string };
+    const withoutKey: Services = {
+      ...ctx.services,
+      config: loadConfig({
+        PUBLIC_BASE_URL: "http://cellvi.test",
+        LOG_LEVEL: "silent",
+        WEBHOOK_RETRY_SCHEDULE: "1s,10s",
+        WEBHOOK_RETRY_JITTER: "0",
+        CONNECTOR_ENCRYPTION_KEY: kind === "postgres" ? "" : otherKey,
+      }),
+    };
+    const rows = async () =>
+      (
+        await ctx.services.db.query<Row>(
+          `select event_id, status, attempts, next_attempt_at, last_error from webhook_deliveries
+            where subscription_id = $1 order by seq`,
+          [subscription.id],
+        )
+      ).rows;
+
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 3);
+    const start = clock.now().getTime();
+    // Each try is due after as long as the subscription has waited: 1 s (the least), 1, 2, 4, 8, then 10 (the cap).
+    const waits = [1_000, 1_000, 2_000, 4_000, 8_000, 10_000, 10_000];
+    for (const wait of waits) {
+      const batch = await runDispatchBatch(withoutKey, { maxDeliveries: 10, maxMillis: 10_000 });
+      expect(batch).toMatchObject({ claimed: 3, waiting: 3, retried: 0, failed: 0 });
+      for (const row of await rows()) {
+        expect(row).toMatchObject({ status: "pending", attempts: 0 });
+        expect(row.next_attempt_at!.getTime() - clock.now().getTime()).toBe(wait);
+        expect(row.last_error).toMatch(/^Not sent: the subscription's signing secret cannot be opened/);
+        expect(row.last_error).toContain(
+          kind === "postgres" ? "no CONNECTOR_ENCRYPTION_KEY" : "CONNECTOR_ENCRYPTION_PREVIOUS_KEYS",
+        );
+        expect(row.last_error).toContain("Waiting for the key: this attempt does not count");
+      }
+      clock.advance(wait - 1);
+      expect((await runDispatchBatch(withoutKey)).claimed).toBe(0);
+      clock.advance(1);
+    }
+    expect(sender.requests).toEqual([]);
+    expect(clock.now().getTime() - start).toBe(36_000);
+
+    // An event of the outage's middle queues behind the waiting ones: same wait for the same moment, seq breaks ties.
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 1);
+    expect(await runDispatchBatch(withoutKey)).toMatchObject({ claimed: 4, waiting: 4 });
+    const queued = await rows();
+    expect(queued.map((row) => row.next_attempt_at!.getTime())).toEqual(
+      Array(4).fill(clock.now().getTime() + 10_000),
+    );
+
+    // The operator's mistake is no failure of the endpoint: the subscription has no failure streak.
+    const subscriptionRow = await ctx.services.db.query(
+      "select failing_since, enabled from webhook_subscriptions where id = $1",
+      [subscription.id],
+    );
+    expect(subscriptionRow.rows).toEqual([{ failing_since: null, enabled: true }]);
+    // Visible: every try in the delivery log and in the attempts' metric.
+    const logged = await ctx.services.db.query<{ count: number }>(
+      `select count(*)::int as count from webhook_attempts a join webhook_deliveries d on d.id = a.delivery_id
+        where d.subscription_id = $1 and a.outcome = 'failed' and a.error like 'Not sent:%'`,
+      [subscription.id],
+    );
+    expect(logged.rows[0]!.count).toBe(3 * waits.length + 4);
+    expect(await ctx.services.metrics.render()).toContain(
+      `cellvi_webhook_delivery_attempts_total{outcome="not_sent"} ${3 * waits.length + 4}`,
+    );
+
+    // The key is back: the deliveries go out by themselves when due, oldest first, each with its event's id.
+    clock.advance(10_000);
+    const back = await runDispatchBatch(ctx.services, { maxDeliveries: 10, maxMillis: 10_000 });
+    expect(back).toMatchObject({ claimed: 4, succeeded: 4, waiting: 0 });
+    const delivered = await rows();
+    expect(delivered.map((row) => [row.status, row.attempts])).toEqual(Array(4).fill(["succeeded", 1]));
+    expect(sender.requests.map((request) => request.headers["webhook-id"])).toEqual(
+      delivered.map((row) => row.event_id),
+    );
+    for (const request of sender.requests) {
+      expect(verifyWithLibrary(subscription.secret, request)).toMatchObject({ type: "ORDER_CREATED" });
+    }
+    const after = await ctx.services.db.query(
+      "select failing_since, secret_unopened_since from webhook_subscriptions where id = $1",
+      [subscription.id],
+    );
+    expect(after.rows).toEqual([{ failing_since: null, secret_unopened_since: null }]);
   });
 });
 

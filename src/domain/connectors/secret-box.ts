@@ -116,6 +116,9 @@ function loadOrCreateKeyFile(dataDir: string): Buffer {
   return read();
 }
 
+// Per configuration, not per services bag: the start-up warnings ask with a config alone (the Edge Functions before
+// their services exist), and a copy of the services with another config (the CLI's key rotation, tests) must get
+// that config's keys. The key file is read (or created) once per configuration. See docs/decisions/per-object-state.md.
 const keyrings = new WeakMap<Config, Keyring | null>();
 
 /**

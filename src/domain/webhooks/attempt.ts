@@ -1,7 +1,7 @@
 import type { SendResult, WebhookSender } from "../../adapters/sender/types.ts";
 import type { Clock } from "../../services.ts";
 import type { AttemptRecord, ClaimedDelivery } from "./queue.ts";
-import { decideAttempt, type RetryPolicy } from "./retry-policy.ts";
+import { type AttemptDecision, decideAttempt, type RetryPolicy, secretWaitBounds } from "./retry-policy.ts";
 import type { WebhookSecretOpener } from "./sealed-secrets.ts";
 import { activeSecrets, webhookHeaders } from "./signing.ts";
 
@@ -12,6 +12,12 @@ export interface AttemptDeps {
   policy: RetryPolicy;
   /** Opens the claimed (sealed) secrets; see sealed-secrets.ts. */
   secrets: WebhookSecretOpener;
+  /**
+   * A delivery whose secret cannot be opened waits for the key: the attempt is given back and tried again later
+   * (`secretWaitBounds`). The dispatcher sets this; a test send, which is never retried automatically, does not,
+   * and such an attempt ends it as failed.
+   */
+  waitForSecrets?: boolean;
   random?: () => number;
 }
 
@@ -25,20 +31,25 @@ export interface AttemptReport {
 /**
  * One attempt of one claimed delivery: sign the stored body with the secrets active now, send it, decide what
  * happens next. Never throws: whatever goes wrong with the receiver is an outcome to record. A secret that does not
- * open (its key is not configured, or the value was moved from another row) is such an outcome too: the attempt
- * fails with that reason in the delivery log and is retried on schedule, and nothing is sent unsigned.
+ * open (its key is not configured, or the value was moved from another row) is such an outcome too: nothing is sent
+ * unsigned, the reason goes into the delivery log, and (with `waitForSecrets`) the attempt is given back: it does
+ * not count toward the schedule, and the delivery is tried again after a wait (`secretWaitBounds`), so a key missing
+ * from the configuration delays deliveries but never uses them up.
  */
 export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDeps): Promise<AttemptReport> {
   const attemptedAt = deps.clock.now();
   const result = await signAndSend(delivery, attemptedAt, deps);
   const finishedAt = deps.clock.now();
-  const decision = decideAttempt(
-    { attempts: delivery.attempts, maxAttempts: delivery.max_attempts },
-    result,
-    finishedAt,
-    deps.policy,
-    deps.random,
-  );
+  const waits = "notSent" in result && deps.waitForSecrets === true;
+  const decision = waits
+    ? waitForSecret(result.error, attemptedAt, deps.policy)
+    : decideAttempt(
+        { attempts: delivery.attempts, maxAttempts: delivery.max_attempts },
+        result,
+        finishedAt,
+        deps.policy,
+        deps.random,
+      );
   return {
     result,
     latencyMs: Math.max(0, finishedAt.getTime() - delivery.created_at.getTime()),
@@ -59,7 +70,24 @@ export async function attemptDelivery(delivery: ClaimedDelivery, deps: AttemptDe
       disableSubscription: decision.disableSubscription,
       subscriptionWasFailing: delivery.failing_since !== null,
       ...("notSent" in result ? { notSent: true } : {}),
+      ...(waits ? { waitsForSecret: true } : {}),
     },
+  };
+}
+
+/**
+ * The decision for an attempt not sent because its secret cannot be opened, when the delivery waits for the key:
+ * still pending whatever its attempt count, due again after at least the shortest wait. The outcome write gives the
+ * attempt back and makes the wait as long as the subscription has been waiting (up to the cap), which needs the
+ * subscription's row; this earliest time only wakes the dispatcher.
+ */
+function waitForSecret(error: string, attemptedAt: Date, policy: RetryPolicy): AttemptDecision {
+  return {
+    outcome: "failed",
+    deliveryStatus: "pending",
+    nextAttemptAt: new Date(attemptedAt.getTime() + secretWaitBounds(policy).minMs),
+    disableSubscription: null,
+    error: `${error} Waiting for the key: this attempt does not count, and the delivery is tried again later.`,
   };
 }
 
@@ -67,7 +95,7 @@ async function signAndSend(
   delivery: ClaimedDelivery,
   attemptedAt: Date,
   deps: AttemptDeps,
-): Promise<SendResult | (SendResult & { notSent: true })> {
+): Promise<SendResult | (Extract<SendResult, { kind: "error" }> & { notSent: true })> {
   let headers: Record<string, string>;
   try {
     const secrets = openedSecrets(delivery, attemptedAt, deps.secrets);

@@ -7,6 +7,7 @@ import { type AttemptReport, attemptDelivery } from "./attempt.ts";
 import { webhookChannel } from "./dispatcher.ts";
 import { testEventType } from "./event-types.ts";
 import { type ClaimedDelivery, recordAttemptOutcomes } from "./queue.ts";
+import { secretWaitBounds } from "./retry-policy.ts";
 import { webhookSecretOpener } from "./sealed-secrets.ts";
 import { webhookSettings } from "./settings.ts";
 import type { SubscriptionRow } from "./subscriptions.ts";
@@ -246,6 +247,7 @@ export async function sendTestEvent(
   await recordAttemptOutcomes(services.db, [report.record], {
     now: services.clock.now(),
     disableAfterMs: settings.policy.disableAfterMs,
+    secretWaitMaxMs: secretWaitBounds(settings.policy).maxMs,
   });
   const after = await services.db.query<DeliveryRow>("select * from webhook_deliveries where id = $1", [
     delivery.id,

@@ -11,6 +11,7 @@ import {
   recordAttemptOutcomes,
   releaseClaims,
 } from "./queue.ts";
+import { secretWaitBounds } from "./retry-policy.ts";
 import { type WebhookSecretOpener, webhookSecretOpener } from "./sealed-secrets.ts";
 import { type WebhookSettings, webhookSettings } from "./settings.ts";
 import type { DisabledReason } from "./subscriptions.ts";
@@ -40,7 +41,10 @@ export interface AttemptObservation {
   /** succeeded, pending (a retry is scheduled) or failed (for good). */
   deliveryStatus: "succeeded" | "pending" | "failed";
   statusCode: number | null;
-  /** `timeout`, `connection`, `blocked`, `tls`, `other`, or `http` for a non-2xx answer; null on success. */
+  /**
+   * `timeout`, `connection`, `blocked`, `tls`, `other`, `http` for a non-2xx answer, or `not_sent` when the
+   * signing secret could not be opened (nothing was sent); null on success.
+   */
   errorKind: string | null;
   durationMs: number;
   /** From the event's commit (the delivery row's creation) to the end of this attempt. */
@@ -64,6 +68,11 @@ export interface DispatchCounters {
   retried: number;
   /** Failed attempts that ended their delivery. */
   failed: number;
+  /**
+   * Attempts not sent because the subscription's signing secret could not be opened (a key missing from the
+   * configuration): given back, their deliveries wait for the key (not counted in `retried`).
+   */
+  waiting: number;
   /** Outcomes not written because the claim had been lost (the lease ran out and another worker took over). */
   stale: number;
 }
@@ -77,6 +86,9 @@ const saturatedClaimIntervalMs = 100;
 /** How long finished attempts' outcomes wait to be written together (see DispatchEngine.scheduleFlush). */
 const outcomeWriteDelayMs = 20;
 
+/** At most one warning this often about attempts not sent for a secret that does not open (each is logged at debug). */
+const secretWarningIntervalMs = 60_000;
+
 /**
  * The part shared by the long-running Node dispatcher and the bounded batch an Edge Function runs: claiming within
  * the concurrency bounds, attempting, and writing outcomes in batches (one write at a time; outcomes that finish
@@ -87,7 +99,14 @@ class DispatchEngine {
   inFlight = 0;
   /** Deliveries this engine holds: attempts running plus claimed ones waiting for their endpoint to free up. */
   held = 0;
-  readonly counters: DispatchCounters = { claimed: 0, succeeded: 0, retried: 0, failed: 0, stale: 0 };
+  readonly counters: DispatchCounters = {
+    claimed: 0,
+    succeeded: 0,
+    retried: 0,
+    failed: 0,
+    waiting: 0,
+    stale: 0,
+  };
   private readonly heldBySubscription = new Map<string, number>();
   private readonly runningBySubscription = new Map<string, number>();
   /**
@@ -108,6 +127,9 @@ class DispatchEngine {
   onRetryScheduled: (at: Date) => void = () => {};
   /** Opens the claimed secrets, keeping the opened ones per process (sealed-secrets.ts). */
   private readonly secrets: WebhookSecretOpener;
+  /** Attempts not sent for a secret that does not open since the last warning, and when that was. */
+  private unopenedSinceWarning = 0;
+  private lastSecretWarningAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly services: Services,
@@ -166,6 +188,7 @@ class DispatchEngine {
       timeoutMs: this.settings.timeoutMs,
       policy: this.settings.policy,
       secrets: this.secrets,
+      waitForSecrets: true,
       random: this.random,
     }).then((report) => this.finished(delivery.tenant_id, delivery.event_type, delivery.event_id, report));
     this.running.add(run);
@@ -193,8 +216,10 @@ class DispatchEngine {
     if (next) this.start(next);
     if (this.waiting.get(record.subscriptionId)?.length === 0) this.waiting.delete(record.subscriptionId);
     if (record.outcome === "succeeded") this.counters.succeeded++;
+    else if (record.waitsForSecret) this.counters.waiting++;
     else if (record.deliveryStatus === "pending") this.counters.retried++;
     else this.counters.failed++;
+    if (record.notSent) this.warnUnopened(record);
     this.services.logger.debug(
       {
         delivery_id: record.deliveryId,
@@ -218,7 +243,13 @@ class DispatchEngine {
         outcome: record.outcome,
         deliveryStatus: record.deliveryStatus,
         statusCode: record.statusCode,
-        errorKind: result.kind === "error" ? result.reason : record.outcome === "failed" ? "http" : null,
+        errorKind: record.notSent
+          ? "not_sent"
+          : result.kind === "error"
+            ? result.reason
+            : record.outcome === "failed"
+              ? "http"
+              : null,
         durationMs: record.durationMs,
         latencyMs: report.latencyMs,
       });
@@ -247,6 +278,28 @@ class DispatchEngine {
       return false;
     });
     this.onSlotFreed();
+  }
+
+  /**
+   * An operator's mistake (a key missing from the configuration) that holds every delivery of the subscriptions it
+   * sealed: said at warn level, but once a minute with a count, since during such an outage every waiting delivery
+   * is tried again now and then.
+   */
+  private warnUnopened(record: AttemptRecord): void {
+    this.unopenedSinceWarning++;
+    const now = performance.now();
+    if (now - this.lastSecretWarningAt < secretWarningIntervalMs) return;
+    this.services.logger.warn(
+      {
+        not_sent: this.unopenedSinceWarning,
+        subscription_id: record.subscriptionId,
+        delivery_id: record.deliveryId,
+        reason: record.error,
+      },
+      "webhook deliveries not sent: a signing secret cannot be opened (CONNECTOR_ENCRYPTION_KEY or CONNECTOR_ENCRYPTION_PREVIOUS_KEYS lacks the key that sealed it); they wait for the key",
+    );
+    this.lastSecretWarningAt = now;
+    this.unopenedSinceWarning = 0;
   }
 
   /**
@@ -311,6 +364,7 @@ class DispatchEngine {
         const outcome = await recordAttemptOutcomes(this.services.db, batch, {
           now: this.services.clock.now(),
           disableAfterMs: this.settings.policy.disableAfterMs,
+          secretWaitMaxMs: secretWaitBounds(this.settings.policy).maxMs,
         });
         tries = 0;
         this.counters.stale += outcome.stale;
@@ -388,7 +442,9 @@ export function metricsObserver(metrics: Metrics): DispatchObserver {
             ? "http_error"
             : attempt.errorKind === "timeout"
               ? "timeout"
-              : "network_error";
+              : attempt.errorKind === "not_sent"
+                ? "not_sent"
+                : "network_error";
       metrics.observeWebhookAttempt({
         outcome,
         seconds: attempt.durationMs / 1000,

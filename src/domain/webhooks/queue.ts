@@ -142,6 +142,12 @@ export interface AttemptRecord {
    * customer's subscription for an operator's mistake.
    */
   notSent?: boolean;
+  /**
+   * Not sent, and the delivery waits for the key (the dispatcher's attempts; see attemptDelivery): the outcome write
+   * gives the attempt back (it does not count toward the schedule's maximum) and sets the next attempt after the
+   * subscription's wait (`secretWaitBounds`), at least `nextAttemptAt`.
+   */
+  waitsForSecret?: boolean;
 }
 
 export interface RecordOutcome {
@@ -206,17 +212,32 @@ export const outcomeWritePlanSettings =
  * The attempts' outcomes, one array per column: the deliveries still under their claim get their new state, and
  * every attempt of a delivery that still exists is logged (with the delivery's next attempt, null when the claim
  * was lost). Returns the deliveries updated.
+ *
+ * An attempt that waits for its secret's key ($12) gives its attempt back (the claim counted it) and is due again
+ * after as long as its subscription has been waiting (`secret_unopened_since`, migration 0012), at least the
+ * attempt's own `next_attempt_at` (the shortest wait) and at most $13 milliseconds. The same statement keeps the
+ * subscription's wait: set by an attempt not sent, cleared by one sent. Only rows that need it reach the
+ * subscriptions (the filter runs on the updated rows first), so a write of attempts that were all sent, with no
+ * subscription waiting, costs no more than before. When one batch holds both kinds for a subscription, one of its
+ * rows decides (PostgreSQL updates a row once per statement); the next attempt corrects it either way.
  */
 export const outcomeWriteSql = `with input as (
      select * from unnest($1::text[], $2::uuid[], $3::int[], $4::timestamptz[], $5::int[], $6::text[],
-                          $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+                          $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::boolean[])
        as u(delivery_id, lease_token, attempt, attempted_at, duration_ms, outcome, status_code, error,
-            response_body, delivery_status, next_attempt_at)
+            response_body, delivery_status, next_attempt_at, waits_for_secret)
    ),
    updated as (
      update webhook_deliveries d set
        status = case when i.delivery_status = 'pending' and not s.enabled then 'failed' else i.delivery_status end,
-       next_attempt_at = case when i.delivery_status = 'pending' and s.enabled then i.next_attempt_at end,
+       attempts = case when i.waits_for_secret then d.attempts - 1 else d.attempts end,
+       next_attempt_at = case
+         when i.delivery_status <> 'pending' or not s.enabled then null
+         when i.waits_for_secret then
+           greatest(i.next_attempt_at,
+                    i.attempted_at + least($13::float8 * interval '1 millisecond',
+                                           i.attempted_at - coalesce(s.secret_unopened_since, i.attempted_at)))
+         else i.next_attempt_at end,
        lease_token = null,
        last_attempt_at = i.attempted_at,
        last_status_code = i.status_code,
@@ -225,7 +246,8 @@ export const outcomeWriteSql = `with input as (
        completed_at = case when i.delivery_status = 'pending' and s.enabled then null else i.attempted_at end
      from input i, webhook_subscriptions s
      where d.id = i.delivery_id and d.lease_token = i.lease_token and s.id = d.subscription_id
-     returning d.id, d.next_attempt_at
+     returning d.id, d.next_attempt_at, d.subscription_id, i.waits_for_secret, i.attempted_at,
+               s.secret_unopened_since as unopened_since
    ),
    logged as (
      insert into webhook_attempts (delivery_id, attempt, attempted_at, duration_ms, outcome, status_code, error,
@@ -234,6 +256,13 @@ export const outcomeWriteSql = `with input as (
             i.response_body, u.next_attempt_at
        from input i left join updated u on u.id = i.delivery_id
       where exists (select 1 from webhook_deliveries d where d.id = i.delivery_id)
+   ),
+   waits as (
+     update webhook_subscriptions s
+        set secret_unopened_since = case when u.waits_for_secret then u.attempted_at end
+       from updated u
+      where s.id = u.subscription_id
+        and (case when u.waits_for_secret then u.unopened_since is null else u.unopened_since is not null end)
    )
    select id from updated`;
 
@@ -253,11 +282,18 @@ export const outcomeWriteSql = `with input as (
 export async function recordAttemptOutcomes(
   db: Db,
   records: readonly AttemptRecord[],
-  options: { now: Date; disableAfterMs: number },
+  options: {
+    now: Date;
+    disableAfterMs: number;
+    /** The longest wait of a delivery waiting for its secret's key (`secretWaitBounds(policy).maxMs`). */
+    secretWaitMaxMs: number;
+  },
 ): Promise<RecordOutcome> {
   if (records.length === 0) return { disabled: [], stale: 0 };
+  // An attempt not sent says nothing about the endpoint: no streak to change for it (see `streaks`).
   const subscriptionsChange = records.some(
-    (r) => r.outcome === "failed" || r.subscriptionWasFailing || r.disableSubscription !== null,
+    (r) =>
+      (r.outcome === "failed" && !r.notSent) || r.subscriptionWasFailing || r.disableSubscription !== null,
   );
   const write = async (tx: Queryable): Promise<RecordOutcome> => {
     await tx.exec(outcomeWritePlanSettings);
@@ -273,6 +309,8 @@ export async function recordAttemptOutcomes(
       records.map((r) => r.responseBody),
       records.map((r) => r.deliveryStatus),
       records.map((r) => iso(r.nextAttemptAt)),
+      records.map((r) => r.waitsForSecret === true),
+      options.secretWaitMaxMs,
     ]);
 
     if (!subscriptionsChange) return { disabled: [], stale: records.length - applied.rows.length };

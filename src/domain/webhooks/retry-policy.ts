@@ -21,6 +21,25 @@ export const defaultRetryScheduleMs: readonly number[] = [
   5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
 ];
 
+/** The longest a delivery waiting for its signing secret's key waits between two tries (see `secretWaitBounds`). */
+export const secretWaitCapMs = 3_600_000;
+
+/**
+ * How long a delivery whose signing secret cannot be opened (its key is missing from the configuration) waits before
+ * it is tried again. Such an attempt sends nothing and does not count (see attemptDelivery): the delivery waits for
+ * the key rather than using up its schedule. The outcome write waits as long as the subscription has been waiting
+ * (`webhook_subscriptions.secret_unopened_since`, migration 0012), at least `minMs` (the schedule's first delay, so
+ * a passing mistake costs little) and at most `maxMs` (an hour, or the schedule's longest delay if shorter): once
+ * the key is back, the waiting deliveries go out within the time the key was missing, and never more than an hour
+ * later, while a long outage costs about one try per delivery per hour. No jitter: every delivery of a subscription
+ * gets the same increasing function of its attempt time, so they stay in the order they were queued.
+ */
+export function secretWaitBounds(policy: Pick<RetryPolicy, "scheduleMs">): { minMs: number; maxMs: number } {
+  const minMs = policy.scheduleMs[0] ?? 5_000;
+  const longest = policy.scheduleMs.length > 0 ? Math.max(...policy.scheduleMs) : secretWaitCapMs;
+  return { minMs, maxMs: Math.max(minMs, Math.min(secretWaitCapMs, longest)) };
+}
+
 /** The delay before the next attempt after `attemptsMade` attempts, or null when the schedule is used up. */
 export function retryDelayMs(
   policy: RetryPolicy,

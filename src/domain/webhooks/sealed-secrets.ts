@@ -101,7 +101,10 @@ export class WebhookSecretOpener {
 
 const openers = new WeakMap<Config, WebhookSecretOpener>();
 
-/** One opener (and so one cache) per configuration: per process, or per test app. */
+/**
+ * One opener (and so one cache) per configuration: per process, or per test app. Keyed by the config, like its
+ * keyring (`connectorKeyring`): services copied with another config open with that config's keys.
+ */
 export function webhookSecretOpener(config: Config, dbKind: DbKind): WebhookSecretOpener {
   let opener = openers.get(config);
   if (!opener) {

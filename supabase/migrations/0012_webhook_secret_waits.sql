@@ -1,0 +1,12 @@
+-- Webhooks: a delivery whose signing secret cannot be opened (the key that sealed it is missing from the deployment's
+-- configuration) waits for the key instead of using up its attempts (src/domain/webhooks/queue.ts, the outcome
+-- write; docs/decisions/webhook-delivery.md).
+--
+-- The wait grows with how long the subscription's secret has not opened: each such attempt is tried again after as
+-- long as the subscription has been waiting, at least the retry schedule's first delay and at most an hour. The
+-- start of that wait is kept per subscription, not per delivery, so that the next attempt time is the same
+-- increasing function of the attempt time for every delivery of the subscription: deliveries tried in order are
+-- scheduled in order, and once the key is back they go out in the order they were queued. Set by the first attempt
+-- not sent, cleared by the first attempt sent; both in the outcome write's one statement. Null: the secret opens (or
+-- nothing has been tried since it last did).
+alter table webhook_subscriptions add column secret_unopened_since timestamptz;
