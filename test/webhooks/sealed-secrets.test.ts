@@ -360,6 +360,71 @@ describe.each(dbKinds)("a delivery whose secret cannot be opened waits for the k
     );
     expect(after.rows).toEqual([{ failing_since: null, secret_unopened_since: null }]);
   });
+
+  it("does not count the wait toward a failure streak that was running when it began", async () => {
+    const clock = manualClock();
+    let answer = 500;
+    const sender = createRecordingWebhookSender({
+      hosts: { "a.example.com": ["93.184.215.14"] },
+      respond: () => ({ kind: "response", status: answer, retryAfter: null, body: "", durationMs: 1 }),
+    });
+    const env = { WEBHOOK_RETRY_SCHEDULE: "1s,10s", WEBHOOK_RETRY_JITTER: "0", WEBHOOK_DISABLE_AFTER: "1m" };
+    t = await createTestContext(kind, { clock, webhookSender: sender, env });
+    const ctx = t;
+    clock.catchUp();
+    const tenant = await ctx.newTenant();
+    const res = await ctx.request("/v1/webhooks/subscribe", {
+      method: "POST",
+      key: tenant.apiKey,
+      json: { url: urlA, events: ["*"] },
+    });
+    const subscription = (await res.json()) as { id: string };
+    const withoutKey: Services = {
+      ...ctx.services,
+      config: loadConfig({
+        PUBLIC_BASE_URL: "http://cellvi.test",
+        LOG_LEVEL: "silent",
+        ...env,
+        CONNECTOR_ENCRYPTION_KEY: kind === "postgres" ? "" : otherKey,
+      }),
+    };
+    const subscriptionRow = async () =>
+      (
+        await ctx.services.db.query<{ failing_since: Date | null; enabled: boolean }>(
+          "select failing_since, enabled from webhook_subscriptions where id = $1",
+          [subscription.id],
+        )
+      ).rows[0]!;
+
+    // The endpoint fails: a streak starts, 30 s short of the minute that disables the subscription.
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 1);
+    expect(await runDispatchBatch(ctx.services)).toMatchObject({ claimed: 1, retried: 1 });
+    const streakStart = (await subscriptionRow()).failing_since!;
+    expect(streakStart).toEqual(clock.now());
+    clock.advance(30_000);
+
+    // Then the key goes missing for ten minutes: nothing is sent, the delivery waits.
+    const waitStart = clock.now().getTime();
+    while (clock.now().getTime() - waitStart < 600_000) {
+      expect(await runDispatchBatch(withoutKey)).toMatchObject({ claimed: 1, waiting: 1 });
+      clock.advance(10_000);
+    }
+    const waited = clock.now().getTime() - waitStart;
+
+    // The key is back and the endpoint still fails once: 30 s of failures, not eleven minutes of them.
+    const sentBefore = sender.requests.length;
+    expect(await runDispatchBatch(ctx.services)).toMatchObject({ claimed: 1, retried: 1 });
+    expect(sender.requests.length).toBe(sentBefore + 1);
+    const row = await subscriptionRow();
+    expect(row.enabled).toBe(true);
+    expect(row.failing_since!.getTime()).toBe(streakStart.getTime() + waited);
+
+    // The streak goes on from there: a failure past its minute disables the subscription as before.
+    clock.advance(31_000);
+    answer = 500;
+    await runDispatchBatch(ctx.services);
+    expect((await subscriptionRow()).enabled).toBe(false);
+  });
 });
 
 describe("without a configured key", () => {

@@ -216,7 +216,10 @@ export const outcomeWritePlanSettings =
  * An attempt that waits for its secret's key ($12) gives its attempt back (the claim counted it) and is due again
  * after as long as its subscription has been waiting (`secret_unopened_since`, migration 0012), at least the
  * attempt's own `next_attempt_at` (the shortest wait) and at most $13 milliseconds. The same statement keeps the
- * subscription's wait: set by an attempt not sent, cleared by one sent. Only rows that need it reach the
+ * subscription's wait: set by an attempt not sent, cleared by one sent, which also moves a failure streak that was
+ * running when the wait began (`failing_since`) later by the wait's length: nothing was sent meanwhile, so the wait
+ * is no part of the endpoint's failures, and a subscription that was failing before a long wait is not disabled by
+ * the first failure after it. Only rows that need it reach the
  * subscriptions (the filter runs on the updated rows first), so a write of attempts that were all sent, with no
  * subscription waiting, costs no more than before. When one batch holds both kinds for a subscription, one of its
  * rows decides (PostgreSQL updates a row once per statement); the next attempt corrects it either way.
@@ -259,7 +262,9 @@ export const outcomeWriteSql = `with input as (
    ),
    waits as (
      update webhook_subscriptions s
-        set secret_unopened_since = case when u.waits_for_secret then u.attempted_at end
+        set secret_unopened_since = case when u.waits_for_secret then u.attempted_at end,
+            failing_since = case when u.waits_for_secret then s.failing_since
+                                 else s.failing_since + (u.attempted_at - u.unopened_since) end
        from updated u
       where s.id = u.subscription_id
         and (case when u.waits_for_secret then u.unopened_since is null else u.unopened_since is not null end)
