@@ -364,4 +364,14 @@ describe.each(dbKinds)("webhook retries on %s", (kind) => {
     expect(third).toMatchObject({ claimed: 5, more: false });
     expect(new Set(sender.requests.map((r) => r.headers["webhook-id"])).size).toBe(25);
   });
+
+  it("drains everything due to a one-slot endpoint, even when its attempts finish while a claim runs", async () => {
+    // One attempt at a time and two held per endpoint: each claim is cut short by the deliveries held, and with
+    // this sender they finish before the claim's answer arrives, so the engine looks unsaturated afterwards.
+    const { t, tenant, sender } = await setup({ WEBHOOK_ENDPOINT_CONCURRENCY: "1" });
+    await insertOrdersWithSql(t.services.db, tenant.tenantId, "test", 7);
+    const batch = await runDispatchBatch(t.services);
+    expect(batch).toMatchObject({ claimed: 7, succeeded: 7, more: false });
+    expect(new Set(sender.requests.map((r) => r.headers["webhook-id"])).size).toBe(7);
+  });
 });

@@ -526,14 +526,21 @@ export async function runDispatchBatch(
         maxDeliveries - claimed,
         engine.settings.batchSize,
       );
+      // Deliveries held when the claim starts take their endpoints' slots: such a claim may come back short while
+      // more is due, even if those attempts have finished by the time it answers (they often have).
+      let heldAtClaim = false;
       if (want > 0) {
+        heldAtClaim = engine.held > 0;
         const got = await engine.claimAndStart(want);
         claimed += got;
         if (got === want) continue;
-        // Fewer than asked and no endpoint held back: nothing else is due.
-        if (!engine.saturated) break;
+        // Fewer than asked by a claim that nothing held back: nothing else is due.
+        if (!heldAtClaim && !engine.saturated) break;
       }
-      if (engine.held === 0) break;
+      if (engine.held === 0) {
+        if (heldAtClaim) continue;
+        break;
+      }
       await engine.waitForSlots();
     }
   } finally {
