@@ -71,20 +71,26 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
   );
 }
 
-/** Path patterns of every registered route, to tell a wrong method (405) from an unknown path (404). */
+/**
+ * Path patterns of every registered route, to tell a wrong method (405) from an unknown path (404). A path that a
+ * route names literally (`/v1/orders/create`) answers with that route's methods only, not with those of a pattern it
+ * also fits (`GET /v1/orders/{id}`): "use POST, GET" there would send the caller to a request that cannot work.
+ */
 function allowedMethods(app: App, path: string): string[] {
-  const methods = new Set<string>();
+  const literal = new Set<string>();
+  const patterned = new Set<string>();
   for (const route of app.routes) {
     if (route.method === "ALL") continue;
+    const isLiteral = !/[:*]/.test(route.path);
     const pattern = new RegExp(
       `^${route.path
         .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
         .replace(/\/:[^/]+/g, "/[^/]+")
         .replace(/\*/g, ".*")}/?$`,
     );
-    if (pattern.test(path)) methods.add(route.method);
+    if (pattern.test(path)) (isLiteral ? literal : patterned).add(route.method);
   }
-  return [...methods];
+  return [...(literal.size > 0 ? literal : patterned)];
 }
 
 /**

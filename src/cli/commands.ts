@@ -279,12 +279,21 @@ export function findCommand(argv: string[]): { command: CliCommand; rest: string
   return best;
 }
 
+/** The usage column's width: a longer usage (connectors create) puts its summary on the next line. */
+const usageColumn = 56;
+
 export function usage(): string {
-  const width = Math.max(...commands.map((c) => c.usage.length));
+  const width = Math.min(usageColumn, Math.max(...commands.map((c) => c.usage.length)));
   return [
     "Usage: cellvi-connect <command> [options]",
     "",
-    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    // Padding every line to the longest usage made each about 240 characters wide, unreadable in a terminal.
+    ...commands.map((c) =>
+      c.usage.length <= width
+        ? `  ${c.usage.padEnd(width)}  ${c.summary}`
+        : `  ${c.usage}
+  ${"".padEnd(width)}  ${c.summary}`,
+    ),
     "",
     "Configuration comes from the environment (DATABASE_URL, DATA_DIR, ...): see README.md.",
   ].join("\n");

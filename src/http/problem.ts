@@ -108,14 +108,29 @@ export function problemResponse(
   return new Response(JSON.stringify(problemBody(error, context)), { status: error.status, headers });
 }
 
-/** Converts Zod issues to the `errors` list: one entry per issue, with a path into the input. */
+/**
+ * Converts Zod issues to the `errors` list: one entry per issue, with a path into the input. An unknown field gets
+ * its own entry whose path is the field itself (`/recipient/colour`), not the object holding it: the path is what a
+ * caller looks at first, and "/" with `Unrecognized key: "colour"` in the message sent them reading prose.
+ */
 export function fieldErrors(
-  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  issues: readonly {
+    path: readonly PropertyKey[];
+    message: string;
+    code?: string;
+    keys?: readonly string[];
+  }[],
 ): FieldError[] {
-  return issues.map((issue) => ({
-    path: `/${issue.path.map((segment) => String(segment)).join("/")}`,
-    message: issue.message,
-  }));
+  return issues.flatMap((issue) => {
+    const path = issue.path.map((segment) => String(segment));
+    if (issue.code === "unrecognized_keys" && issue.keys && issue.keys.length > 0) {
+      return issue.keys.map((key) => ({
+        path: `/${[...path, key].join("/")}`,
+        message: "unknown field: check its name in the API reference (objects are strict)",
+      }));
+    }
+    return [{ path: `/${path.join("/")}`, message: issue.message }];
+  });
 }
 
 /** The OpenAPI schema of every error body. */
@@ -131,7 +146,11 @@ export const ProblemSchema = z
     errors: z
       .array(z.object({ path: z.string(), message: z.string() }))
       .optional()
-      .openapi({ example: [{ path: "/recipient/phone", message: "Required" }] }),
+      .openapi({
+        example: [
+          { path: "/recipient/phone", message: "Invalid input: expected string, received undefined" },
+        ],
+      }),
   })
   .passthrough()
   .openapi("Problem");

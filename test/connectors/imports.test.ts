@@ -16,6 +16,16 @@ describe.each(dbKinds)("batch and file imports on %s", (kind) => {
   afterAll(() => t.close());
 
   describe("POST /v1/orders/batch", () => {
+    it("points an unknown field of one order at that field", async () => {
+      const orders = [orderBody({ external_id: "B-UNKNOWN", colour: "red" })];
+      const response = await t.request("/v1/orders/batch", { method: "POST", key, json: { orders } });
+      const body = await response.json();
+      expect(body.results[0]).toMatchObject({ status: "invalid", external_id: "B-UNKNOWN" });
+      expect(body.results[0].errors.map((error: { path: string }) => error.path)).toEqual([
+        "/orders/0/colour",
+      ]);
+    });
+
     it("creates each valid order, reports each invalid one with its path, and is idempotent by external_id", async () => {
       const orders = [
         orderBody({ external_id: "B-1" }),

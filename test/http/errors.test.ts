@@ -81,6 +81,18 @@ describe.each(dbKinds)("errors and bad input on %s", (kind) => {
     expect(JSON.stringify(body.errors)).toContain("colour");
   });
 
+  it("points an unknown field's error at the field itself, one entry per field", async () => {
+    const res = await t.request("/v1/orders/create", {
+      method: "POST",
+      key,
+      json: orderBody({ colour: "red", recipient: { name: "Ana", phone: "+573001112233", nickname: "Ana" } }),
+    });
+    const body = await expectProblem(res, 400, "validation_failed");
+    const paths = (body.errors as { path: string; message: string }[]).map((error) => error.path);
+    expect(paths.sort()).toEqual(["/colour", "/recipient/nickname"]);
+    expect(body.detail).toBe("2 fields are invalid.");
+  });
+
   it("rejects a missing body", async () => {
     const res = await t.request("/v1/orders/create", { method: "POST", key });
     await expectProblem(res, 400, "validation_failed");
@@ -96,6 +108,19 @@ describe.each(dbKinds)("errors and bad input on %s", (kind) => {
     expect(list.headers.get("allow")?.split(", ").sort()).toEqual(["GET", "POST"]);
     const del = await t.request("/v1/tracking/CV123", { method: "DELETE" });
     await expectProblem(del, 405, "method_not_allowed");
+  });
+
+  it("names only the literal route's methods on a path that also fits a pattern (/v1/orders/create)", async () => {
+    for (const path of ["/v1/orders/create", "/v1/orders/batch"]) {
+      const wrong = await t.request(path, { method: "DELETE", key });
+      await expectProblem(wrong, 405, "method_not_allowed");
+      expect(wrong.headers.get("allow"), `DELETE ${path}`).toBe("POST");
+      // GET fits GET /v1/orders/{id} with the id "create": still the wrong method, not "no order with this id".
+      const get = await t.request(path, { key });
+      const body = await expectProblem(get, 405, "method_not_allowed");
+      expect(get.headers.get("allow"), `GET ${path}`).toBe("POST");
+      expect(body.detail).toBe("GET is not allowed here; use POST.");
+    }
   });
 
   it("puts X-Request-Id on every response and echoes a sane incoming one", async () => {

@@ -60,7 +60,7 @@ describe.each(dbKinds)("ops API on %s", (kind) => {
   it.each([
     ["assign-driver", {}, ["/driver"]],
     ["assign-driver", { driver: { id: "", name: "A" } }, ["/driver/id"]],
-    ["assign-driver", { driver: { ...driver, nickname: "Cali" } }, ["/driver"]],
+    ["assign-driver", { driver: { ...driver, nickname: "Cali" } }, ["/driver/nickname"]],
     ["assign-driver", { driver: { ...driver, phone: "call me" } }, ["/driver/phone"]],
     ["deliver", { received_by: "" }, ["/received_by"]],
     ["deliver", { received_by: "A", proof_url: "ftp://x/y.jpg" }, ["/proof_url"]],

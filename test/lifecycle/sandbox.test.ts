@@ -153,7 +153,7 @@ describe.each(dbKinds)("sandbox on %s", (kind) => {
     [{ scenario: "sad_path" }, "/scenario"],
     [{ event: "NEARBY", driver: { id: "d", name: "D" } }, "/driver"],
     [{ scenario: "happy_path", exception: { code: "OTHER", message: "x" } }, "/exception"],
-    [{ event: "DRIVER_ASSIGNED", extra: 1 }, "/"],
+    [{ event: "DRIVER_ASSIGNED", extra: 1 }, "/extra"],
   ])("rejects %j as a validation problem", async (body, path) => {
     const order = await createOrder(t, actors.apiKey);
     const problem = await expectProblem(await simulate(order.id, body), 400, "validation_failed");

@@ -73,7 +73,7 @@ describe.each(dbKinds)("webhook subscription API on %s", (kind) => {
     [{ url: publicUrl, events: ["*", "DELIVERED"] }, "/events"],
     [{ url: publicUrl }, "/events"],
     [{ events: ["*"] }, "/url"],
-    [{ url: publicUrl, events: ["*"], secret: "whsec_mine" }, "/"],
+    [{ url: publicUrl, events: ["*"], secret: "whsec_mine" }, "/secret"],
     [{ url: "ftp://hooks.example.com/x", events: ["*"] }, "/url"],
     [{ url: "https://user:pass@hooks.example.com/x", events: ["*"] }, "/url"],
     [{ url: "https://intranet.example.com/x", events: ["*"] }, "/url"],
@@ -88,6 +88,32 @@ describe.each(dbKinds)("webhook subscription API on %s", (kind) => {
     const problem = await res.json();
     expect(problem.code).toBe("validation_failed");
     expect(problem.errors.some((e: { path: string }) => e.path.startsWith(path))).toBe(true);
+  });
+
+  it("tells a test key aimed at its own machine how to reach it, and no one else", async () => {
+    const local = await (await subscribe({ url: "http://127.0.0.1:4567/x", events: ["*"] })).json();
+    expect(local.errors).toEqual([{ path: "/url", message: expect.stringContaining("loopback") }]);
+    expect(local.detail).toContain("tunnel");
+    expect(local.detail).toContain("WEBHOOK_ALLOW_PRIVATE_URLS=true");
+    const viaDns = await (await subscribe({ url: "https://intranet.example.com/x", events: ["*"] })).json();
+    expect(viaDns.detail).toContain("WEBHOOK_ALLOW_PRIVATE_URLS=true");
+    // Cloud metadata is refused whatever the settings: no hint that a setting would open it.
+    const metadata = await (await subscribe({ url: "https://169.254.169.254/x", events: ["*"] })).json();
+    expect(metadata.detail).not.toContain("WEBHOOK_ALLOW_PRIVATE_URLS");
+    const live = await t.newKey(tenantId, { mode: "live" });
+    const liveLocal = await (
+      await subscribe({ url: "https://intranet.example.com/x", events: ["*"] }, live.apiKey)
+    ).json();
+    expect(liveLocal.code).toBe("validation_failed");
+    expect(liveLocal.detail).not.toContain("WEBHOOK_ALLOW_PRIVATE_URLS");
+  });
+
+  it("says a URL without its scheme needs one, instead of naming the host as a scheme", async () => {
+    const res = await subscribe({ url: "localhost:4567/webhooks", events: ["*"] });
+    const problem = await res.json();
+    expect(problem.errors).toEqual([
+      { path: "/url", message: "must be an absolute URL starting with https://" },
+    ]);
   });
 
   it("accepts http for test-mode keys but requires https for live keys", async () => {

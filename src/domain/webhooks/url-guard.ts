@@ -47,7 +47,11 @@ export interface UrlRules extends AddressPolicy {
   resolveTimeoutMs?: number;
 }
 
-export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
+/**
+ * `localAddress`: the URL was refused only because it reaches loopback or a private network, which
+ * WEBHOOK_ALLOW_PRIVATE_URLS would open (someone testing with a receiver on their own machine).
+ */
+export type UrlCheck = { ok: true; url: URL } | { ok: false; reason: string; localAddress?: boolean };
 
 function hostOf(url: URL): string {
   // URL keeps the brackets of an IPv6 literal: [::1].
@@ -69,6 +73,8 @@ export async function checkWebhookUrl(text: string, rules: UrlRules): Promise<Ur
     return { ok: false, reason: "must be an absolute http(s) URL" };
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
+    // "localhost:4567/hook" parses with the scheme "localhost:": the scheme was left out, not a wrong one given.
+    if (!text.includes("://")) return { ok: false, reason: "must be an absolute URL starting with https://" };
     return { ok: false, reason: `must use https (not ${url.protocol.replace(":", "")})` };
   }
   if (url.protocol === "http:" && !rules.allowHttp) {
@@ -101,7 +107,10 @@ export async function checkWebhookUrl(text: string, rules: UrlRules): Promise<Ur
   }
   for (const address of addresses) {
     const reason = blockedAddressReason(address, rules);
-    if (reason) return { ok: false, reason: `resolves to a forbidden address: ${reason}` };
+    if (reason) {
+      const localAddress = blockedAddressReason(address, { allowPrivate: true }) === null;
+      return { ok: false, reason: `resolves to a forbidden address: ${reason}`, localAddress };
+    }
   }
   return { ok: true, url };
 }

@@ -116,6 +116,7 @@ export function registerCreateConnector(app: App): void {
     });
     const row = created.connector;
     const pollJob = row.platform === "magento" ? await getPollJob(services.db, row.id) : null;
+    c.header("location", `/v1/connectors/${row.id}`);
     return c.json(
       {
         ...toConnector(row, services.config.publicBaseUrl, pollJob),

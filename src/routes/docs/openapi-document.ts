@@ -17,7 +17,7 @@ import {
  *
  * - `X-Request-Id` on every response; `RateLimit`/`RateLimit-Policy` on every rate-limited operation (one with a
  *   security requirement or a 429 response) and on every 429, a 429 with `Retry-After` where the route did not
- *   declare one;
+ *   declare one; `Location` on every 201;
  * - an example for every request and response (built from the schemas' field examples when the route gave none),
  *   one problem+json example per error code the route declares;
  * - `security: []` made explicit on public operations, an `operationId` derived from method and path when absent;
@@ -147,6 +147,11 @@ const rateLimitHeaders = {
     description: "Seconds to wait before retrying.",
     schema: { type: "integer", minimum: 0, example: 12 },
   },
+  Location: {
+    description:
+      "The path of the resource just created (`/v1/orders/{id}`, ...): where to read it from now on.",
+    schema: { type: "string", example: "/v1/orders/0b6f5d1e-3c2a-4f7e-9a51-2d7c8e9f0a1b" },
+  },
   "X-Request-Id": {
     description: "The request's id, also in every error body as `request_id`. Quote it to support.",
     schema: { type: "string", example: "req_8f14e45fceea167a5a36dedd4bea2543" },
@@ -248,6 +253,8 @@ function completeOperation(
       headers["RateLimit-Policy"] = headerRef("RateLimit-Policy");
     }
     if (status === "429") headers["Retry-After"] = headerRef("Retry-After");
+    // Every operation answering 201 sets Location to what it created (test/http/created-location.test.ts).
+    if (status === "201") headers.Location = headerRef("Location");
     response.headers = { ...headers, ...response.headers };
 
     for (const [mediaType, media] of Object.entries(response.content ?? {})) {

@@ -138,6 +138,7 @@ export function registerCreateKey(app: App): void {
         `You already have ${maxActiveKeysPerMode} active ${auth.mode} keys: revoke unused ones first.`,
       );
     }
+    c.header("location", `/v1/keys/${created.key.id}`);
     return c.json({ ...toApiKey(created.key, now), api_key: created.apiKey }, 201);
   });
 }

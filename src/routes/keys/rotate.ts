@@ -85,6 +85,7 @@ export function registerRotateKey(app: App): void {
       );
     }
     keyVerifier.invalidateKey(result.old.id);
+    c.header("location", `/v1/keys/${result.key.id}`);
     return c.json(
       { ...toApiKey(result.key, now), api_key: result.apiKey, previous_key: toApiKey(result.old, now) },
       201,

@@ -101,6 +101,7 @@ export function registerCreateOrder(app: App): void {
         // One statement, so its own transaction: the order, its history row and its event, or nothing.
         const result = await insertOrder(db, scope, input);
         if (result.kind === "duplicate") throw duplicate(result.existingOrderId);
+        c.header("location", `/v1/orders/${result.order.id}`);
         return c.json(toOrder(result.order, config.publicBaseUrl), 201);
       }
       const outcome = await createOrderOnce(db, scope, input, {
@@ -109,9 +110,14 @@ export function registerCreateOrder(app: App): void {
         baseUrl: config.publicBaseUrl,
       });
       if (outcome.kind === "duplicate") throw duplicate(outcome.existingOrderId);
-      if (outcome.kind === "created") return c.json(outcome.body, 201);
+      if (outcome.kind === "created") {
+        c.header("location", `/v1/orders/${outcome.body.id}`);
+        return c.json(outcome.body, 201);
+      }
+      const replayed = outcome.response.body as z.infer<typeof OrderSchema>;
       c.header("idempotent-replayed", "true");
-      return c.json(outcome.response.body as z.infer<typeof OrderSchema>, 201);
+      c.header("location", `/v1/orders/${replayed.id}`);
+      return c.json(replayed, 201);
     });
   }
 }

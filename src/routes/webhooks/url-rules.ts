@@ -20,7 +20,13 @@ export async function vetSubscriptionUrl(
     resolveHost: (hostname) => services.webhookSender.resolveHost(hostname),
   });
   if (!check.ok) {
-    throw new ApiError("validation_failed", `The url ${check.reason}.`, {
+    // A test key pointing at its own machine is someone trying the quickstart: say how to get there.
+    const hint =
+      check.localAddress && auth.mode === "test"
+        ? " For a receiver on your machine, expose it through a tunnel that gives it a public https URL; if you run" +
+          " CELLVI yourself for local development, start it with WEBHOOK_ALLOW_PRIVATE_URLS=true."
+        : "";
+    throw new ApiError("validation_failed", `The url ${check.reason}.${hint}`, {
       errors: [{ path: "/url", message: check.reason }],
     });
   }
