@@ -206,6 +206,12 @@ export const configSchema = z.object({
   /** A second listener that serves only `GET /metrics`, without a token (bind it to a private address). */
   METRICS_PORT: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional()),
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  /**
+   * A connection that sends and receives nothing for this long is closed (a stalled upload, a body trickled in to
+   * hold the connection). There is no limit on a request's total time: a large import streams for as long as it
+   * has rows (see src/http/server-timeouts.ts).
+   */
+  HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(120_000),
   /** On SIGTERM, how long in-flight requests and deliveries may take to finish before they are cut. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
   /**

@@ -8,6 +8,7 @@ import { startConnectorWorker } from "./domain/connectors/worker.ts";
 import { housekeep } from "./domain/retention.ts";
 import { startDispatcher } from "./domain/webhooks/dispatcher.ts";
 import { sealWebhookSecrets } from "./domain/webhooks/sealed-secrets.ts";
+import { applyHttpTimeouts } from "./http/server-timeouts.ts";
 import { mountLocalChannel } from "./local/admin-channel.ts";
 import { acquireDataDirLock } from "./local/data-dir-lock.ts";
 import { type MetricsServer, startMetricsServer } from "./observability/metrics-server.ts";
@@ -33,6 +34,7 @@ async function start(): Promise<void> {
   const localChannel = embedded ? mountLocalChannel(app, services) : null;
 
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
+  applyHttpTimeouts(server as Server, config.HTTP_IDLE_TIMEOUT_MS);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);

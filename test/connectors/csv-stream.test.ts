@@ -1,8 +1,9 @@
-import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csvHeaderLine } from "../../src/domain/connectors/csv.ts";
+import { applyHttpTimeouts } from "../../src/http/server-timeouts.ts";
 import { createTestContext, type TestContext } from "../support/app.ts";
 import { dbKinds } from "../support/db.ts";
 import { connectorEnv, countRows } from "./support.ts";
@@ -94,6 +95,8 @@ describe.each(dbKinds)("a 50,000-row CSV on %s", (kind) => {
     t = await createTestContext(kind, { env: connectorEnv });
     apiKey = (await t.newTenant()).apiKey;
     server = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" });
+    // As the service's server: a busy machine once took this import past Node's 300 s limit on a whole request.
+    applyHttpTimeouts(server as Server, t.services.config.HTTP_IDLE_TIMEOUT_MS);
     await new Promise<void>((resolve) => server.once("listening", () => resolve()));
     port = (server.address() as AddressInfo).port;
   });
