@@ -4,12 +4,14 @@ import { HTTPException } from "hono/http-exception";
 import { DatabaseUnavailableError } from "./adapters/db/errors.ts";
 import { bodyGuard } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
-import { addResponseHeader, addResponseHeaders } from "./http/headers.ts";
+import { addResponseHeader, addResponseHeaders, requestHeader } from "./http/headers.ts";
+import { prefersHtml } from "./http/negotiation.ts";
 import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { assignRequestId, newRequestId } from "./http/request-id.ts";
 import { keyedCorsFor, securityHeaders } from "./http/security-headers.ts";
 import { registerMetricsRoute } from "./observability/metrics-route.ts";
 import { observeRequest } from "./observability/request-observer.ts";
+import { preferredLanguage } from "./portal/i18n.ts";
 import { registerConnectorRoutes } from "./routes/connectors/index.ts";
 import { apiVersion } from "./routes/docs/document-cache.ts";
 import { registerDocsRoutes } from "./routes/docs/index.ts";
@@ -20,6 +22,7 @@ import { registerOpsRoutes } from "./routes/ops/index.ts";
 import { registerOrderRoutes } from "./routes/orders/index.ts";
 import { registerSandboxRoutes } from "./routes/sandbox/index.ts";
 import { registerTrackingRoutes } from "./routes/tracking/index.ts";
+import { renderTrackingErrorPage, trackingPageHeaders } from "./routes/tracking/page.ts";
 import { registerWebhookRoutes } from "./routes/webhooks/index.ts";
 import type { Services } from "./services.ts";
 
@@ -33,12 +36,33 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
     requestId: c.get("requestId") ?? newRequestId(),
     instance: c.req.path,
   };
-  if (error instanceof ApiError) return problemResponse(error, context);
+  const problem = errorToRender(error, c, context.requestId);
+  const read = c.req.method === "GET" || c.req.method === "HEAD";
+  if (!read || !trackingPagePath.test(c.req.path)) return problemResponse(problem, context);
+  // The tracking URL is also a page for people (src/routes/tracking/page.ts): a browser gets its errors (404 for
+  // any lookup that fails, 429) as a small page with the same status, and a program the problem+json as anywhere.
+  if (prefersHtml(requestHeader(c, "accept"))) {
+    const lang = preferredLanguage(requestHeader(c, "accept-language"));
+    const headers = new Headers(problem.headers);
+    for (const [name, value] of Object.entries(trackingPageHeaders)) headers.set(name, value);
+    headers.set("x-request-id", context.requestId);
+    return new Response(renderTrackingErrorPage(problem, lang), { status: problem.status, headers });
+  }
+  const response = problemResponse(problem, context);
+  response.headers.set("vary", "Accept");
+  return response;
+}
+
+/** The tracking URL, which answers a page to browsers (its errors too). */
+const trackingPagePath = /^\/v1\/tracking\/[^/]+$/;
+
+/** The ApiError an error is answered with (an unexpected one is logged here). */
+function errorToRender(error: unknown, c: Context<AppEnv>, requestId: string): ApiError {
+  if (error instanceof ApiError) return error;
+  const { logger } = c.get("services");
   if (error instanceof HTTPException) {
     // Hono's own validators throw these: a body that is not JSON is the only 400 they raise.
-    if (error.status === 400) {
-      return problemResponse(new ApiError("invalid_json", "The request body is not valid JSON."), context);
-    }
+    if (error.status === 400) return new ApiError("invalid_json", "The request body is not valid JSON.");
     const byStatus: Partial<Record<number, ApiError>> = {
       401: new ApiError("unauthorized", error.message),
       404: new ApiError("not_found"),
@@ -46,28 +70,22 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
       415: new ApiError("unsupported_media_type", "Send the body as application/json."),
     };
     const mapped = byStatus[error.status];
-    if (mapped) return problemResponse(mapped, context);
+    if (mapped) return mapped;
   }
   if (error instanceof DatabaseUnavailableError) {
     // Not a bug of ours and nothing the caller did wrong: a short, retryable 503 (and a warning, not a stack).
-    services.logger.warn({ req_id: context.requestId, reason: error.message }, "database unavailable");
-    return problemResponse(
-      new ApiError(
-        "service_unavailable",
-        "The service cannot reach its database right now. Retry in a few seconds.",
-        {},
-        { "retry-after": "2" },
-      ),
-      context,
+    logger.warn({ req_id: requestId, reason: error.message }, "database unavailable");
+    return new ApiError(
+      "service_unavailable",
+      "The service cannot reach its database right now. Retry in a few seconds.",
+      {},
+      { "retry-after": "2" },
     );
   }
-  services.logger.error({ err: error, req_id: context.requestId, path: c.req.path }, "unhandled error");
-  return problemResponse(
-    new ApiError(
-      "internal_error",
-      "Something went wrong on our side. Retry later; quote the request_id if it persists.",
-    ),
-    context,
+  logger.error({ err: error, req_id: requestId, path: c.req.path }, "unhandled error");
+  return new ApiError(
+    "internal_error",
+    "Something went wrong on our side. Retry later; quote the request_id if it persists.",
   );
 }
 

@@ -152,6 +152,25 @@ export const configSchema = z.object({
   /** Requests per minute per client address on the public tracking endpoint. */
   TRACKING_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   /**
+   * The IANA time zone in which the tracking page (the HTML a browser gets at an order's `tracking_url`) shows
+   * times. One zone for the whole service: the public view has no destination country to pick one per order, and
+   * adding it would widen the busiest query. The JSON view keeps its UTC timestamps.
+   */
+  TRACKING_PAGE_TIME_ZONE: z
+    .string()
+    .default("America/Bogota")
+    .refine(
+      (zone) => {
+        try {
+          new Intl.DateTimeFormat("en", { timeZone: zone });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: "not an IANA time zone (e.g. America/Bogota, America/Mexico_City)" },
+    ),
+  /**
    * The header a trusted reverse proxy sets to the client's address (`x-forwarded-for`, `x-real-ip`, ...). Off by
    * default: without a proxy that overwrites it, any client could claim any address and dodge its limit.
    */
