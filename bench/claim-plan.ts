@@ -8,7 +8,11 @@
  * (the per-transaction statistics counters, over 5 more claims each in its own transaction).
  *
  *   flock /tmp/cellvi-bench.lock npx tsx bench/claim-plan.ts [--engine postgres|embedded] [--rows 30000] [--claims 200]
- *     [--analyze]
+ *     [--analyze] [--saturated]
+ *
+ * Without `--saturated` the worker has one free slot for the backlog's subscription: a freed-slot claim, which skips
+ * nothing. With it the worker holds all it may for that subscription: a paced claim, which skips it. `claimed_other`
+ * counts the claims that took the second subscription's delivery.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -26,6 +30,7 @@ function arg(name: string, fallback: string): string {
 const engine = arg("engine", "postgres");
 const rows = Number(arg("rows", "30000"));
 const claims = Number(arg("claims", "200"));
+const saturated = process.argv.includes("--saturated");
 const baseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 async function open(): Promise<{ db: Db; close(): Promise<void> }> {
@@ -77,7 +82,7 @@ try {
       limit: 100,
       leaseMs: 60_000,
       perEndpoint,
-      inFlight: new Map([[busy, perEndpoint - 1]]),
+      inFlight: new Map([[busy, saturated ? perEndpoint : perEndpoint - 1]]),
       leaseToken: randomUUID(),
     });
   for (let i = 0; i < 6; i++) await claim(new Date());
@@ -111,14 +116,17 @@ try {
   };
   const times: number[] = [];
   let claimed = 0;
+  let claimedOther = 0;
   let cpu = 0;
   for (let i = 0; i < claims; i++) {
     // The other subscription's delivery is due behind the backlog each round (a new one: the last was claimed).
     await addOther(i);
     const ticks = cpuTicks();
     const started = performance.now();
-    claimed += (await claim(new Date())).length;
+    const batch = await claim(new Date());
     times.push(performance.now() - started);
+    claimed += batch.length;
+    if (batch.some((delivery) => delivery.subscription_id === other)) claimedOther++;
     cpu += cpuTicks() - ticks;
   }
   const read: number[] = [];
@@ -148,8 +156,10 @@ try {
     JSON.stringify({
       engine,
       rows,
+      mode: saturated ? "paced (saturated subscription skipped)" : "freed slot",
       claims,
       claimed,
+      claimed_other: claimedOther,
       p50_ms: at(0.5),
       p90_ms: at(0.9),
       ...(backend ? { pg_cpu_us_per_claim: Math.round((cpu * 10_000) / claims) } : {}),
