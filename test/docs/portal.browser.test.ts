@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { languages } from "../../src/portal/i18n.ts";
+import { hasChromium, launchChromium } from "./chromium.ts";
 import { type RunningServer, repoRoot, startServer } from "./server.ts";
 
 /**
@@ -11,7 +12,6 @@ import { type RunningServer, repoRoot, startServer } from "./server.ts";
  * machine, that the language switch keeps the page, and that the interactive reference renders every operation.
  * Screenshots go to test-results/portal/.
  */
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const screenshots = resolve(repoRoot, "test-results/portal");
 
 interface PageReport {
@@ -35,23 +35,13 @@ function watch(page: Page, origin: string): PageReport {
   return report;
 }
 
-describe.skipIf(!existsSync(chromiumPath))("the developer portal in headless Chromium", () => {
+describe.skipIf(!hasChromium)("the developer portal in headless Chromium", () => {
   let server: RunningServer;
   let browser: Browser;
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
     server = await startServer({ name: "browser" });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

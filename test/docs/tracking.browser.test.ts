@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { orderBody } from "../support/app.ts";
+import { hasChromium, launchChromium } from "./chromium.ts";
 import { type RunningServer, repoRoot, startServer } from "./server.ts";
 
 /**
@@ -11,10 +12,9 @@ import { type RunningServer, repoRoot, startServer } from "./server.ts";
  * Content-Security-Policy violation is one) and no request leaving the server. Screenshots go to
  * test-results/tracking/.
  */
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const screenshots = resolve(repoRoot, "test-results/tracking");
 
-describe.skipIf(!existsSync(chromiumPath))("the tracking page in headless Chromium", () => {
+describe.skipIf(!hasChromium)("the tracking page in headless Chromium", () => {
   let server: RunningServer;
   let browser: Browser;
   let trackingUrl: string;
@@ -35,17 +35,7 @@ describe.skipIf(!existsSync(chromiumPath))("the tracking page in headless Chromi
       body: JSON.stringify({ driver: { id: "drv_7", name: "Carlos Restrepo", vehicle_plate: "KLM-482" } }),
     });
     expect(assigned.status).toBe(200);
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -248,24 +248,17 @@ describe.each(dbKinds)("a delivery whose secret cannot be opened waits for the k
     t = undefined;
   });
 
-  interface Row {
-    event_id: string;
-    status: string;
-    attempts: number;
-    next_attempt_at: Date | null;
-    last_error: string | null;
-  }
-
-  it("gives the attempts back, waits longer and longer up to the cap, and delivers in order once the key is back", async () => {
-    const clock = manualClock();
-    const sender = createRecordingWebhookSender({ hosts: { "a.example.com": ["93.184.215.14"] } });
-    // Three attempts at most (1 + two retries), so seven tries without the key would have failed the deliveries;
-    // the wait is then at least 1 s and at most 10 s (the schedule's first and longest delays, under the hour).
-    t = await createTestContext(kind, {
-      clock,
-      webhookSender: sender,
-      env: { WEBHOOK_RETRY_SCHEDULE: "1s,10s", WEBHOOK_RETRY_JITTER: "0" },
-    });
+  /**
+   * A service with `env` and a tenant subscribed to everything at urlA, and the same services as a dispatcher whose
+   * configuration cannot open the secret: on PostgreSQL no key at all, on the embedded database (which would
+   * generate one) another key.
+   */
+  async function subscribedWithoutKey(
+    clock: ReturnType<typeof manualClock>,
+    sender: ReturnType<typeof createRecordingWebhookSender>,
+    env: Record<string, string>,
+  ) {
+    t = await createTestContext(kind, { clock, webhookSender: sender, env });
     const ctx = t;
     clock.catchUp();
     const tenant = await ctx.newTenant();
@@ -280,11 +273,30 @@ describe.each(dbKinds)("a delivery whose secret cannot be opened waits for the k
       config: loadConfig({
         PUBLIC_BASE_URL: "http://cellvi.test",
         LOG_LEVEL: "silent",
-        WEBHOOK_RETRY_SCHEDULE: "1s,10s",
-        WEBHOOK_RETRY_JITTER: "0",
+        ...env,
         CONNECTOR_ENCRYPTION_KEY: kind === "postgres" ? "" : otherKey,
       }),
     };
+    return { ctx, tenant, subscription, withoutKey };
+  }
+
+  interface Row {
+    event_id: string;
+    status: string;
+    attempts: number;
+    next_attempt_at: Date | null;
+    last_error: string | null;
+  }
+
+  it("gives the attempts back, waits longer and longer up to the cap, and delivers in order once the key is back", async () => {
+    const clock = manualClock();
+    const sender = createRecordingWebhookSender({ hosts: { "a.example.com": ["93.184.215.14"] } });
+    // Three attempts at most (1 + two retries), so seven tries without the key would have failed the deliveries;
+    // the wait is then at least 1 s and at most 10 s (the schedule's first and longest delays, under the hour).
+    const { ctx, tenant, subscription, withoutKey } = await subscribedWithoutKey(clock, sender, {
+      WEBHOOK_RETRY_SCHEDULE: "1s,10s",
+      WEBHOOK_RETRY_JITTER: "0",
+    });
     const rows = async () =>
       (
         await ctx.services.db.query<Row>(
@@ -368,26 +380,11 @@ describe.each(dbKinds)("a delivery whose secret cannot be opened waits for the k
       hosts: { "a.example.com": ["93.184.215.14"] },
       respond: () => ({ kind: "response", status: answer, retryAfter: null, body: "", durationMs: 1 }),
     });
-    const env = { WEBHOOK_RETRY_SCHEDULE: "1s,10s", WEBHOOK_RETRY_JITTER: "0", WEBHOOK_DISABLE_AFTER: "1m" };
-    t = await createTestContext(kind, { clock, webhookSender: sender, env });
-    const ctx = t;
-    clock.catchUp();
-    const tenant = await ctx.newTenant();
-    const res = await ctx.request("/v1/webhooks/subscribe", {
-      method: "POST",
-      key: tenant.apiKey,
-      json: { url: urlA, events: ["*"] },
+    const { ctx, tenant, subscription, withoutKey } = await subscribedWithoutKey(clock, sender, {
+      WEBHOOK_RETRY_SCHEDULE: "1s,10s",
+      WEBHOOK_RETRY_JITTER: "0",
+      WEBHOOK_DISABLE_AFTER: "1m",
     });
-    const subscription = (await res.json()) as { id: string };
-    const withoutKey: Services = {
-      ...ctx.services,
-      config: loadConfig({
-        PUBLIC_BASE_URL: "http://cellvi.test",
-        LOG_LEVEL: "silent",
-        ...env,
-        CONNECTOR_ENCRYPTION_KEY: kind === "postgres" ? "" : otherKey,
-      }),
-    };
     const subscriptionRow = async () =>
       (
         await ctx.services.db.query<{ failing_since: Date | null; enabled: boolean }>(
