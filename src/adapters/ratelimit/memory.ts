@@ -1,4 +1,5 @@
 import {
+  decisionOf,
   type GcraState,
   gcraParameters,
   gcraStep,
@@ -54,13 +55,7 @@ export class MemoryRateLimiter implements RateLimiter {
         if (oldest !== undefined) this.states.delete(oldest);
       }
     }
-    return {
-      allowed: step.allowed,
-      remaining: step.remaining,
-      resetMicros: step.resetMicros,
-      retryAfterMicros: step.retryAfterMicros,
-      backend: "memory",
-    };
+    return decisionOf(step, "memory");
   }
 
   private sweep(): void {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import {
+  decisionOf,
   type GcraState,
   gcraParameters,
   gcraStep,
@@ -220,13 +221,7 @@ export class RedisRateLimiter implements RateLimiter {
         increment: waiter.increment,
       });
       state = step.state;
-      decisions.push({
-        allowed: step.allowed,
-        remaining: step.remaining,
-        resetMicros: step.resetMicros,
-        retryAfterMicros: step.retryAfterMicros,
-        backend: "redis",
-      });
+      decisions.push(decisionOf(step, "redis"));
     }
     if (state.tat !== end) {
       throw new Error(`rate limiter: the script and gcraStep disagree (${end} in redis, ${state.tat} here)`);

@@ -72,6 +72,20 @@ export function gcraParameters(
   return { interval, burst: interval * policy.limit, increment: interval * cost };
 }
 
+/** A GCRA step's decision, as the limiter named `backend` answers it. */
+export function decisionOf(
+  step: Omit<RateLimitDecision, "backend">,
+  backend: RateLimiterKind,
+): RateLimitDecision {
+  return {
+    allowed: step.allowed,
+    remaining: step.remaining,
+    resetMicros: step.resetMicros,
+    retryAfterMicros: step.retryAfterMicros,
+    backend,
+  };
+}
+
 /** What a limiter stores per subject: the theoretical arrival time and the emission interval it was computed with. */
 export interface GcraState {
   tat: number;
