@@ -112,6 +112,32 @@ function allowedMethods(app: App, path: string): string[] {
 }
 
 /**
+ * The methods of each route path without parameters (`/v1/orders/create` → POST), built once from the routes. Such a
+ * path must not fall to a parameter route of another method (`GET /v1/orders/{id}` with the id "create", which
+ * would answer "no order with this id" to a caller who left out `-d`): the API's guard answers 405 for it instead.
+ */
+function literalRouteMethods(app: App): Map<string, Set<string>> {
+  const byPath = new Map<string, Set<string>>();
+  for (const route of app.routes) {
+    if (route.method === "ALL" || /[:*]/.test(route.path)) continue;
+    const methods = byPath.get(route.path) ?? new Set<string>();
+    methods.add(route.method);
+    byPath.set(route.path, methods);
+  }
+  return byPath;
+}
+
+/** The 405 of a request whose path exists for other methods only. */
+function methodNotAllowed(method: string, allowed: readonly string[]): ApiError {
+  return new ApiError(
+    "method_not_allowed",
+    `${method} is not allowed here; use ${allowed.join(", ")}.`,
+    {},
+    { allow: allowed.join(", ") },
+  );
+}
+
+/**
  * Builds the whole HTTP application from injected services. The Node server, the Deno Edge Function and the tests
  * all call this one factory, so they serve exactly the same API.
  */
@@ -142,9 +168,17 @@ export function createApp(services: Services): App {
     addResponseHeaders(c, securityHeaders(c));
     observeRequest(c, started);
   });
-  // The API's guards, in one layer: no cross-origin browser access to keyed endpoints unless CORS_ALLOWED_ORIGINS
-  // says so (tracking stays open), then the body rules of writes (415 for a media type, 413 for a size).
+  // The API's guards, in one layer: 405 for a method a literal path does not take (see literalRouteMethods), no
+  // cross-origin browser access to keyed endpoints unless CORS_ALLOWED_ORIGINS says so (tracking stays open), then
+  // the body rules of writes (415 for a media type, 413 for a size).
+  let literalRoutes: Map<string, Set<string>> | undefined;
   app.use("/v1/*", (c, next) => {
+    literalRoutes ??= literalRouteMethods(app);
+    const methods = literalRoutes.get(c.req.path);
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+    if (methods && method !== "OPTIONS" && !methods.has(method)) {
+      throw methodNotAllowed(c.req.method, [...methods]);
+    }
     const cors = keyedCorsFor(c);
     if (!cors) return bodyGuard(c, next);
     return cors(c, async () => {
@@ -167,17 +201,7 @@ export function createApp(services: Services): App {
 
   app.notFound((c) => {
     const methods = allowedMethods(app, c.req.path);
-    if (methods.length > 0) {
-      return renderError(
-        new ApiError(
-          "method_not_allowed",
-          `${c.req.method} is not allowed here; use ${methods.join(", ")}.`,
-          {},
-          { allow: methods.join(", ") },
-        ),
-        c,
-      );
-    }
+    if (methods.length > 0) return renderError(methodNotAllowed(c.req.method, methods), c);
     return renderError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c);
   });
   app.onError((error, c) => renderError(error, c));

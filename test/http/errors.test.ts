@@ -121,6 +121,10 @@ describe.each(dbKinds)("errors and bad input on %s", (kind) => {
       expect(get.headers.get("allow"), `GET ${path}`).toBe("POST");
       expect(body.detail).toBe("GET is not allowed here; use POST.");
     }
+    // Every literal path, not a list of them: GET /v1/webhooks/subscribe fits GET /v1/webhooks/{id} the same way.
+    const subscribe = await t.request("/v1/webhooks/subscribe", { key });
+    await expectProblem(subscribe, 405, "method_not_allowed");
+    expect(subscribe.headers.get("allow")).toBe("POST");
   });
 
   it("puts X-Request-Id on every response and echoes a sane incoming one", async () => {

@@ -28,21 +28,10 @@ export const getOrderRoute = createRoute({
   },
 });
 
-/**
- * `GET /v1/orders/create` fits this route with the id "create": the caller meant the POST of that path and left out
- * the method (curl without `-d` sends GET), so it is answered as the app answers any wrong method, not as "no order
- * with this id".
- */
-const postOnlySiblings = new Set(["create", "batch"]);
-
 export function registerGetOrder(app: App): void {
   app.openapi(getOrderRoute, async (c) => {
     const { db, config } = c.get("services");
-    const { id } = c.req.valid("param");
-    if (postOnlySiblings.has(id)) {
-      throw new ApiError("method_not_allowed", "GET is not allowed here; use POST.", {}, { allow: "POST" });
-    }
-    const order = await getOrder(db, c.get("auth"), id);
+    const order = await getOrder(db, c.get("auth"), c.req.valid("param").id);
     if (!order) throw new ApiError("not_found", "No order with this id.");
     return c.json(toOrder(order, config.publicBaseUrl), 200);
   });
