@@ -153,8 +153,9 @@ export const configSchema = z.object({
   TRACKING_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   /**
    * The IANA time zone in which the tracking page (the HTML a browser gets at an order's `tracking_url`) shows
-   * times. One zone for the whole service: the public view has no destination country to pick one per order, and
-   * adding it would widen the busiest query. The JSON view keeps its UTC timestamps.
+   * times when the destination's own zone is not known: the page uses the zone of the destination's country (and
+   * region, where a country spans several; src/domain/orders/time-zones.ts), and this one for a country not listed
+   * there. The JSON view keeps its UTC timestamps.
    */
   TRACKING_PAGE_TIME_ZONE: z
     .string()

@@ -8,11 +8,14 @@ const hostile = `<script>alert("x")</script>`;
 
 describe.each(dbKinds)("the tracking URL as a page for people, on %s", (kind) => {
   let t: TestContext;
+  let apiKey: string;
   let plain: { tracking_number: string; tracking_token: string; id: string };
   let eventful: { tracking_number: string; tracking_token: string; id: string };
   beforeAll(async () => {
     t = await createTestContext(kind);
-    const { tenantId, apiKey } = await t.newTenant();
+    const tenant = await t.newTenant();
+    const { tenantId } = tenant;
+    apiKey = tenant.apiKey;
     const { apiKey: opsKey } = await t.newKey(tenantId, { scopes: ["ops"] });
     const create = async (city: string) =>
       (
@@ -117,6 +120,46 @@ describe.each(dbKinds)("the tracking URL as a page for people, on %s", (kind) =>
       expect(english).toContain('<html lang="en">');
       expect(english).toContain("Order received");
       expect(english).toContain("Destination");
+    }
+  });
+
+  it("shows times in the destination's zone (country and region), and the configured one elsewhere", async () => {
+    const pageFor = async (destination: { country: string; region?: string }) => {
+      const order = await (
+        await t.request("/v1/orders/create", {
+          method: "POST",
+          key: apiKey,
+          json: orderBody({ destination: { address_line1: "Calle 1", city: "Ciudad", ...destination } }),
+        })
+      ).json();
+      const res = await t.request(urlOf(order), {
+        headers: { accept: browserAccept, "accept-language": "en" },
+      });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      const created = /<span class="when"><time datetime="([^"]+)">([^<]+)<\/time>/.exec(html);
+      return { html, iso: created?.[1], shown: created?.[2] };
+    };
+    const inZone = (iso: string, timeZone: string) =>
+      new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeStyle: "short", timeZone }).format(
+        new Date(iso),
+      );
+    const zoneOf = (iso: string, timeZone: string) =>
+      new Intl.DateTimeFormat("en-US", { timeZone, timeZoneName: "shortOffset" })
+        .formatToParts(new Date(iso))
+        .find((part) => part.type === "timeZoneName")?.value;
+    for (const [destination, zone] of [
+      [{ country: "CO" }, "America/Bogota"],
+      [{ country: "MX", region: "Jalisco" }, "America/Mexico_City"],
+      [{ country: "MX", region: "Baja California" }, "America/Tijuana"],
+      [{ country: "AR" }, "America/Argentina/Buenos_Aires"],
+      // Not placed by the table: the configured zone (America/Bogota by default).
+      [{ country: "US", region: "CA" }, "America/Bogota"],
+    ] as const) {
+      const page = await pageFor(destination);
+      expect(page.iso, JSON.stringify(destination)).toBeDefined();
+      expect(page.shown, JSON.stringify(destination)).toBe(inZone(page.iso!, zone));
+      expect(page.html, JSON.stringify(destination)).toContain(`(Times in ${zoneOf(page.iso!, zone)})`);
     }
   });
 

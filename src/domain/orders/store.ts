@@ -254,7 +254,12 @@ export type TrackedOrderRow = Pick<
   | "updated_at"
   | "last_position_at"
   | "last_distance_m"
-> & { destination_city: string };
+> & {
+  destination_city: string;
+  /** The destination's country and region, for the zone the tracking page shows times in (never shown). */
+  destination_country: string | null;
+  destination_region: string | null;
+};
 
 /** A tracked order and its history (city level), as the public tracking view needs them. */
 export interface TrackedOrder {
@@ -279,6 +284,7 @@ export async function findTrackedOrders(
   >(
     `select o.tracking_number, o.tracking_token, o.status, o.closed_at, o.driver, o.updated_at,
             o.last_position_at, o.last_distance_m, o.destination->>'city' as destination_city,
+            o.destination->>'country' as destination_country, o.destination->>'region' as destination_region,
             coalesce((select json_agg(json_build_object('status', h.status, 'description', h.description,
                                                         'city', h.city, 'occurred_at', h.occurred_at) order by h.id)
                         from order_status_history h where h.order_id = o.id), '[]'::json) as history_json

@@ -113,17 +113,23 @@ export function trackingReaderFor(db: Queryable): TrackingReader {
   return reader;
 }
 
+/** The public view of a shipment, and where it is going (for the zone its page shows times in; never shown). */
+export interface TrackedShipment {
+  view: TrackingView;
+  destination: { country: string | null; region: string | null };
+}
+
 /** The public view, or null for an unknown number and for a wrong token alike (no enumeration). */
 export async function getTrackingView(
   db: Queryable,
   trackingNumber: string,
   token: string,
   eta: { averageSpeedKmh: number; now: Date },
-): Promise<TrackingView | null> {
+): Promise<TrackedShipment | null> {
   const found = await trackingReaderFor(db).read(trackingNumber);
   if (!found || !tokensMatch(token, found.order.tracking_token)) return null;
   const { order, history } = found;
-  return {
+  const view: TrackingView = {
     tracking_number: order.tracking_number,
     status: order.status,
     destination_city: order.destination_city,
@@ -145,4 +151,5 @@ export async function getTrackingView(
     })),
     updated_at: order.updated_at.toISOString(),
   };
+  return { view, destination: { country: order.destination_country, region: order.destination_region } };
 }

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { destinationTimeZone } from "../../domain/orders/time-zones.ts";
 import { getTrackingView, TrackingViewSchema } from "../../domain/orders/tracking.ts";
 import type { App } from "../../http/context.ts";
 import { requestHeader } from "../../http/headers.ts";
@@ -82,20 +83,22 @@ export function registerGetTracking(app: App): void {
     const notFound = () => new ApiError("not_found", "No shipment matches this tracking number and token.");
     if (!token) throw notFound();
     const { db, config, clock } = c.get("services");
-    const view = await getTrackingView(db, c.req.valid("param").tracking_number, token, {
+    const shipment = await getTrackingView(db, c.req.valid("param").tracking_number, token, {
       averageSpeedKmh: config.ETA_AVERAGE_SPEED_KMH,
       now: clock.now(),
     });
-    if (!view) throw notFound();
+    if (!shipment) throw notFound();
     // The same URL is a page for people and JSON for programs: only a client that prefers HTML (a browser opening
     // the link) gets the page; the JSON path pays one substring search for it.
     const accept = requestHeader(c, "accept");
     if (prefersHtml(accept)) {
       const lang = preferredLanguage(requestHeader(c, "accept-language"));
-      return c.html(renderTrackingPage(view, lang, config.TRACKING_PAGE_TIME_ZONE), 200, trackingPageHeaders);
+      // Times in the destination's zone (a recipient in Tijuana reads Tijuana's clock), else the configured one.
+      const zone = destinationTimeZone(shipment.destination, config.TRACKING_PAGE_TIME_ZONE);
+      return c.html(renderTrackingPage(shipment.view, lang, zone), 200, trackingPageHeaders);
     }
     c.header("cache-control", "no-store");
     c.header("vary", "Accept");
-    return c.json(view, 200);
+    return c.json(shipment.view, 200);
   });
 }
