@@ -177,6 +177,61 @@ export type Import = {
   finished_at: string | null;
 };
 
+export type OrderLifecycle = {
+  object: "order_lifecycle";
+  order_id: string;
+  mode: "live" | "test";
+  external_id: string;
+  tracking_number: string;
+  status: "CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION";
+  /** true for an EXCEPTION that was closed for good. */
+  closed: boolean;
+  /** Delivery attempts started (0 before the first driver). */
+  attempt: number;
+  driver: Driver;
+  exception: {
+    code: string;
+    message: string;
+  } | null;
+  proof: {
+    received_by: string | null;
+    delivered_at: string;
+    proof_url: string | null;
+  } | null;
+  last_position: LastPosition;
+  estimated_delivery_at: string | null;
+  /** Where the order may go next (CLOSED = EXCEPTION closed for good). */
+  allowed_transitions: ("CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION" | "CLOSED")[];
+  /** The events this request produced, in order. */
+  events: ProducedEvent[];
+};
+
+export type Driver = {
+  id: string;
+  name: string;
+  phone?: string;
+  vehicle_plate?: string;
+} | null;
+
+export type LastPosition = {
+  latitude: number;
+  longitude: number;
+  recorded_at: string;
+  /** Great-circle distance to the destination; null without its coordinates. */
+  distance_m: number | null;
+} | null;
+
+export type ProducedEvent = {
+  id: string;
+  type: "ORDER_CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION";
+  occurred_at: string;
+};
+
+export type CancelOrderRequest = {
+  /** Why you cancel, for your own records: it becomes the exception's `message` (in the response and the EXCEPTION webhook). Never shown on the public tracking page. Default: "Cancelled by the shipper". */
+  reason?: string;
+};
+
 export type TrackingView = {
   tracking_number: string;
   status: "CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION";
@@ -309,56 +364,6 @@ export type WebhookDeliveryList = {
   data: WebhookDelivery[];
   has_more: boolean;
   next_cursor: string | null;
-};
-
-export type OrderLifecycle = {
-  object: "order_lifecycle";
-  order_id: string;
-  mode: "live" | "test";
-  external_id: string;
-  tracking_number: string;
-  status: "CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION";
-  /** true for an EXCEPTION that was closed for good. */
-  closed: boolean;
-  /** Delivery attempts started (0 before the first driver). */
-  attempt: number;
-  driver: Driver;
-  exception: {
-    code: string;
-    message: string;
-  } | null;
-  proof: {
-    received_by: string | null;
-    delivered_at: string;
-    proof_url: string | null;
-  } | null;
-  last_position: LastPosition;
-  estimated_delivery_at: string | null;
-  /** Where the order may go next (CLOSED = EXCEPTION closed for good). */
-  allowed_transitions: ("CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION" | "CLOSED")[];
-  /** The events this request produced, in order. */
-  events: ProducedEvent[];
-};
-
-export type Driver = {
-  id: string;
-  name: string;
-  phone?: string;
-  vehicle_plate?: string;
-} | null;
-
-export type LastPosition = {
-  latitude: number;
-  longitude: number;
-  recorded_at: string;
-  /** Great-circle distance to the destination; null without its coordinates. */
-  distance_m: number | null;
-} | null;
-
-export type ProducedEvent = {
-  id: string;
-  type: "ORDER_CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION";
-  occurred_at: string;
 };
 
 export type AssignDriverRequest = {
@@ -860,7 +865,7 @@ export type WebhookEventException = {
 };
 
 export type WebhookException = {
-  /** FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER. New codes may be added: treat unknown ones like OTHER. */
+  /** FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER from CELLVI's dispatch side; CANCELLED when you cancelled the order (`POST /v1/orders/{id}/cancel`). New codes may be added: treat unknown ones like OTHER. */
   code: string;
   message: string;
 };
@@ -1022,6 +1027,24 @@ export interface Operations {
     };
     inputRequired: true;
     output: Import;
+    error: Problem;
+  };
+  /** Cancel an order
+   *
+   * `POST /v1/orders/{id}/cancel` */
+  cancelOrder: {
+    input: {
+      params: {
+        id: string;
+      };
+      headers?: {
+        /** Makes the request safe to retry: the same key with the same body replays the first response for 24 h. */
+        "idempotency-key"?: string;
+      };
+      body?: CancelOrderRequest;
+    };
+    inputRequired: true;
+    output: OrderLifecycle;
     error: Problem;
   };
   /** Track a shipment (public)
@@ -1560,6 +1583,12 @@ export const operations = {
     acceptsIdempotencyKey: false,
   },
   getImport: { method: "GET", path: "/v1/imports/{id}", idempotent: true, acceptsIdempotencyKey: false },
+  cancelOrder: {
+    method: "POST",
+    path: "/v1/orders/{id}/cancel",
+    idempotent: true,
+    acceptsIdempotencyKey: true,
+  },
   getTracking: {
     method: "GET",
     path: "/v1/tracking/{tracking_number}",

@@ -36,7 +36,7 @@ const ExceptionSchema = z
   .object({
     code: z.string().openapi({
       description:
-        "FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER. New codes may be added: treat unknown ones like OTHER.",
+        "FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER from CELLVI's dispatch side; CANCELLED when you cancelled the order (`POST /v1/orders/{id}/cancel`). New codes may be added: treat unknown ones like OTHER.",
       example: "RECIPIENT_ABSENT",
     }),
     message: z.string().openapi({ example: "Nadie atendió en la portería" }),

@@ -42,6 +42,22 @@ export function lifecycleError(failure: LifecycleFailure): ApiError {
         "conflict",
         "The order's destination has no latitude/longitude, so it can never be NEARBY. Create the order with destination coordinates to see NEARBY.",
       );
+    case "not_cancellable": {
+      const reason =
+        failure.from === "NEARBY"
+          ? "The driver is already near the destination (NEARBY), so the order can no longer be cancelled through the API: contact CELLVI dispatch to stop the delivery."
+          : failure.from === "DELIVERED"
+            ? "The order was delivered: it can no longer be cancelled."
+            : `The order is already closed (exception ${failure.code ?? "OTHER"}): there is nothing left to cancel.`;
+      return new ApiError(
+        "conflict",
+        `${reason} An order can be cancelled while CREATED, DRIVER_ASSIGNED or in an open EXCEPTION.`,
+        {
+          current_status: failure.status,
+          closed: failure.closed,
+        },
+      );
+    }
     case "invalid_input":
       return new ApiError(
         "validation_failed",

@@ -1,5 +1,6 @@
 import type { App } from "../../http/context.ts";
 import { registerBulkOrderRoutes } from "./bulk.ts";
+import { registerCancelOrder } from "./cancel.ts";
 import { registerCreateOrder } from "./create.ts";
 import { registerGetOrder } from "./get.ts";
 import { registerListOrders } from "./list.ts";
@@ -9,4 +10,5 @@ export function registerOrderRoutes(app: App): void {
   registerListOrders(app);
   registerGetOrder(app);
   registerBulkOrderRoutes(app);
+  registerCancelOrder(app);
 }

@@ -120,6 +120,7 @@ const exceptionTexts: Record<string, string> = {
   "Package damaged": "Paquete dañado",
   "Delivery refused": "Entrega rechazada",
   "Delivery exception": "Novedad en la entrega",
+  "Cancelled by the shipper": "Cancelado por el remitente",
 };
 
 function exceptionText(description: string, lang: Language): string {

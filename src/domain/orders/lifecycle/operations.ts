@@ -7,6 +7,7 @@ import type { GeoPoint } from "./geo.ts";
 import { decideNearby, type NearbyDecision, type PositionFix } from "./nearby.ts";
 import type {
   AssignDriverInput,
+  CancelInput,
   DeliverInput,
   ExceptionInput,
   OrderLifecycle,
@@ -62,7 +63,15 @@ export type LifecycleFailure =
   /** Positions arrive only while a driver is on the way. */
   | { kind: "not_on_the_way"; status: OrderStatus; closed: boolean; from: LifecycleState }
   | { kind: "no_destination_coordinates" }
-  | { kind: "invalid_input"; errors: InputError[] };
+  | { kind: "invalid_input"; errors: InputError[] }
+  /** The shipper's cancellation comes too late (the driver is at the door, or the order is final). */
+  | {
+      kind: "not_cancellable";
+      status: OrderStatus;
+      closed: boolean;
+      from: LifecycleState;
+      code: string | null;
+    };
 
 export type LifecycleResult<T> = { kind: "ok"; value: T } | LifecycleFailure;
 
@@ -439,6 +448,58 @@ export function reportException(
   ctx: LifecycleContext,
 ): Promise<LifecycleResult<OrderLifecycle>> {
   return runStep(tx, scope, orderId, ctx, (order) => applyException(tx, order, input, ctx, ctx.now));
+}
+
+/** The exception code of an order its shipper cancelled (`POST /v1/orders/{id}/cancel`). */
+export const cancelledCode = "CANCELLED";
+/** The history's description of a cancellation (the tracking page translates it). */
+export const cancelledDescription = "Cancelled by the shipper";
+/**
+ * Where a shipper may still cancel: before a driver reaches the destination, and after a failed attempt. From
+ * NEARBY the driver is at the door, and DELIVERED and CLOSED are final: CELLVI's dispatch side decides then.
+ */
+const cancellableStates: ReadonlySet<LifecycleState> = new Set(["CREATED", "DRIVER_ASSIGNED", "EXCEPTION"]);
+
+/**
+ * The shipper cancels its order: CREATED, DRIVER_ASSIGNED or EXCEPTION -> CLOSED, with the exception
+ * {code: CANCELLED, message: the reason}; the EXCEPTION event (closed) tells every subscriber. Cancelling an order
+ * this operation already cancelled changes nothing and produces no event (an ERP retrying its cancel gets 200).
+ */
+export function cancelOrder(
+  tx: Queryable,
+  scope: TenantScope,
+  orderId: string,
+  input: CancelInput,
+  ctx: LifecycleContext,
+): Promise<LifecycleResult<OrderLifecycle>> {
+  return runStep(tx, scope, orderId, ctx, async (order) => {
+    const from = stateOf(order);
+    if (from === "CLOSED" && order.exception?.code === cancelledCode) return null;
+    if (!cancellableStates.has(from)) {
+      return {
+        kind: "not_cancellable",
+        status: order.status,
+        closed: order.closed_at !== null,
+        from,
+        code: order.exception?.code ?? null,
+      };
+    }
+    await writeTransition(
+      tx,
+      order,
+      "CLOSED",
+      {
+        description: `Closed: ${cancelledDescription.toLowerCase()}`,
+        details: {
+          exception: { code: cancelledCode, message: input.reason ?? cancelledDescription },
+          closed: true,
+        },
+        occurredAt: ctx.now,
+      },
+      ctx,
+    );
+    return null;
+  });
 }
 
 function roundOrNull(value: number | null): number | null {

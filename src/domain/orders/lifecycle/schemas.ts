@@ -89,6 +89,17 @@ export const ExceptionSchema = z
   .openapi("ExceptionRequest");
 export type ExceptionInput = z.infer<typeof ExceptionSchema>;
 
+export const CancelSchema = z
+  .strictObject({
+    reason: z.string().trim().min(1).max(500).optional().openapi({
+      description:
+        'Why you cancel, for your own records: it becomes the exception\'s `message` (in the response and the EXCEPTION webhook). Never shown on the public tracking page. Default: "Cancelled by the shipper".',
+      example: "El cliente anuló la compra en la tienda",
+    }),
+  })
+  .openapi("CancelOrderRequest");
+export type CancelInput = z.infer<typeof CancelSchema>;
+
 const PositionViewSchema = z
   .object({
     latitude: z.number(),
