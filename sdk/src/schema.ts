@@ -55,6 +55,14 @@ export type Order = {
   tracking_token: string;
   tracking_url: string;
   status: "CREATED" | "DRIVER_ASSIGNED" | "NEARBY" | "DELIVERED" | "EXCEPTION";
+  /** true once the order is closed for good: an EXCEPTION that CELLVI closed (returned to sender) or that you cancelled. Nothing changes it any more. */
+  closed: boolean;
+  /** The order's latest exception while its status is EXCEPTION (and after it was closed); null otherwise. */
+  exception: {
+    /** FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER from CELLVI's dispatch; CANCELLED when you cancelled the order. New codes may be added: treat unknown ones like OTHER. */
+    code: string;
+    message: string;
+  } | null;
   recipient: Recipient;
   destination: Address;
   origin: Address | null;

@@ -54,6 +54,33 @@ describe.each(dbKinds)("POST /v1/orders/{id}/cancel on %s", (kind) => {
     expect((await orderRow(t.services.db, id)).closed_at).not.toBeNull();
   });
 
+  it("shows the order's closed state and exception in GET /v1/orders/{id} and the list, as it moves", async () => {
+    const created = await createOrder(t, actors.apiKey);
+    // The create response (built in SQL by the shared statement) carries the same fields.
+    expect(created).toMatchObject({ closed: false, exception: null });
+    const { id } = created;
+    const get = async () =>
+      (await t.request(`/v1/orders/${id}`, { key: actors.apiKey })).json() as Promise<
+        Record<string, unknown>
+      >;
+    expect(await get()).toMatchObject({ status: "CREATED", closed: false, exception: null });
+    expect((await post(t, actors.opsKey, `/v1/orders/${id}/assign-driver`, { driver })).status).toBe(200);
+    const absent = { code: "RECIPIENT_ABSENT", message: "Nadie en casa" };
+    expect((await post(t, actors.opsKey, `/v1/orders/${id}/exception`, absent)).status).toBe(200);
+    expect(await get()).toMatchObject({ status: "EXCEPTION", closed: false, exception: absent });
+    expect((await post(t, actors.opsKey, `/v1/orders/${id}/assign-driver`, { driver })).status).toBe(200);
+    expect(await get()).toMatchObject({ status: "DRIVER_ASSIGNED", closed: false, exception: null });
+    expect((await cancel(id, { reason: "Anulado" })).status).toBe(200);
+    const cancelled = {
+      status: "EXCEPTION",
+      closed: true,
+      exception: { code: "CANCELLED", message: "Anulado" },
+    };
+    expect(await get()).toMatchObject(cancelled);
+    const list = await (await t.request("/v1/orders?limit=100", { key: actors.apiKey })).json();
+    expect(list.data.find((order: { id: string }) => order.id === id)).toMatchObject(cancelled);
+  });
+
   it("answers a repeated cancel 200 with the order as it is and no new event", async () => {
     const { id } = await createOrder(t, actors.apiKey);
     expect((await cancel(id, { reason: "first" })).status).toBe(200);

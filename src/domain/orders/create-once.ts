@@ -119,7 +119,7 @@ const createOrdersSql = `with input as (
     select l.i, l.tenant_id, l.mode, l.key, l.fingerprint, json_build_object(
       'id', o.id, 'object', 'order', 'mode', o.mode, 'external_id', o.external_id,
       'tracking_number', o.tracking_number, 'tracking_token', o.tracking_token, 'tracking_url', l.tracking_url,
-      'status', o.status, 'recipient', o.recipient, 'destination', o.destination, 'origin', o.origin,
+      'status', o.status, 'closed', o.closed_at is not null, 'exception', o.exception, 'recipient', o.recipient, 'destination', o.destination, 'origin', o.origin,
       'packages', o.packages, 'cod_amount', o.cod_amount, 'currency', o.currency,
       'service_level', o.service_level, 'notes', o.notes, 'metadata', o.metadata,
       'created_at', to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),

@@ -105,6 +105,25 @@ export const OrderSchema = z
       example: "https://api.cellvi.com/v1/tracking/CV7K3M9Q2XW4PD?token=trk_9fJ2kLmQ8xVbN3cR7tYwZ1aS",
     }),
     status: z.enum(orderStatuses),
+    closed: z.boolean().openapi({
+      description:
+        "true once the order is closed for good: an EXCEPTION that CELLVI closed (returned to sender) or that you cancelled. Nothing changes it any more.",
+      example: false,
+    }),
+    exception: z
+      .object({
+        code: z.string().openapi({
+          description:
+            "FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER from CELLVI's dispatch; CANCELLED when you cancelled the order. New codes may be added: treat unknown ones like OTHER.",
+          example: "RECIPIENT_ABSENT",
+        }),
+        message: z.string().openapi({ example: "Nadie atendió en portería" }),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "The order's latest exception while its status is EXCEPTION (and after it was closed); null otherwise.",
+      }),
     recipient: RecipientSchema,
     destination: AddressSchema,
     origin: AddressSchema.nullable(),

@@ -53,6 +53,8 @@ export function toOrder(row: OrderRow, baseUrl: string): Order {
     tracking_token: row.tracking_token,
     tracking_url: trackingUrl(baseUrl, row.tracking_number, row.tracking_token),
     status: row.status,
+    closed: row.closed_at !== null,
+    exception: row.status === "EXCEPTION" ? (row.exception ?? null) : null,
     recipient: row.recipient,
     destination: row.destination,
     origin: row.origin ?? null,
