@@ -2,9 +2,10 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DatabaseUnavailableError } from "./adapters/db/errors.ts";
-import { bodyGuard } from "./http/body-rules.ts";
+import { bodyGuard, isJsonMediaType, mediaTypeOf } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
 import { addResponseHeader, addResponseHeaders, requestHeader } from "./http/headers.ts";
+import { unparsableJsonError } from "./http/json-body.ts";
 import { prefersHtml } from "./http/negotiation.ts";
 import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { assignRequestId, newRequestId } from "./http/request-id.ts";
@@ -144,12 +145,19 @@ function methodNotAllowed(method: string, allowed: readonly string[]): ApiError 
 export function createApp(services: Services): App {
   const app: App = new OpenAPIHono<AppEnv>({
     // Zod failures of any request part (body, query, path, headers) become one problem+json shape.
-    defaultHook: (result) => {
+    defaultHook: (result, c) => {
       if (!result.success) {
         const errors = fieldErrors(result.error.issues);
+        const count = `${errors.length} ${errors.length === 1 ? "field is" : "fields are"} invalid.`;
+        // A body the route requires, validated as {} because none came (no Content-Type: a body with another type
+        // is a 415 before this): say so first, or the caller reads a list of missing fields they believe they sent.
+        const noBody =
+          result.target === "json" && !isJsonMediaType(mediaTypeOf(c.req.header("content-type")));
         throw new ApiError(
           "validation_failed",
-          `${errors.length} ${errors.length === 1 ? "field is" : "fields are"} invalid.`,
+          noBody
+            ? `The request has no body: send a JSON object with the header Content-Type: application/json. ${count}`
+            : count,
           { errors },
         );
       }
@@ -204,7 +212,21 @@ export function createApp(services: Services): App {
     if (methods.length > 0) return renderError(methodNotAllowed(c.req.method, methods), c);
     return renderError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c);
   });
-  app.onError((error, c) => renderError(error, c));
+  app.onError((error, c) => {
+    // Hono's JSON validator says only "Malformed JSON" (an empty body too): the text it read is cached on the
+    // request, so the answer can tell an empty body from a syntax error, and say where the error is.
+    if (
+      error instanceof HTTPException &&
+      error.status === 400 &&
+      error.message.startsWith("Malformed JSON")
+    ) {
+      return c.req
+        .text()
+        .catch(() => undefined)
+        .then((text) => renderError(unparsableJsonError(text), c));
+    }
+    return renderError(error, c);
+  });
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",

@@ -303,6 +303,7 @@ export type WebhookDelivery = {
   event_type: string;
   /** `pending`: waiting for its next attempt; `sending`: an attempt is in progress; `succeeded`; `failed`: no more automatic attempts (retry it by hand). */
   status: "pending" | "sending" | "succeeded" | "failed";
+  /** Attempts counted toward the retry schedule. Tries not sent while the delivery waits for its signing secret (`waiting_for_secret`) are listed in `attempts` with `sent: false` but not counted. */
   attempt_count: number;
   next_attempt_at: string | null;
   last_attempt_at: string | null;
@@ -311,6 +312,8 @@ export type WebhookDelivery = {
   created_at: string;
   completed_at: string | null;
   attempts: WebhookAttempt[];
+  /** true while the delivery is `pending` because its subscription's signing secret cannot be opened on CELLVI's side (a key missing from the service's configuration: nothing to change on your endpoint). It waits without using up its attempts, is tried again at `next_attempt_at`, and goes out once the key is back. */
+  waiting_for_secret: boolean;
 };
 
 export type WebhookAttempt = {
@@ -324,6 +327,8 @@ export type WebhookAttempt = {
   response_body: string | null;
   /** When the retry after this attempt was scheduled. */
   next_attempt_at: string | null;
+  /** false when nothing was sent: the subscription's signing secret could not be opened on CELLVI's side (a key missing from the service's configuration). Such a try never reached your endpoint and, while the delivery waits for its secret, does not count in `attempt_count`. */
+  sent: boolean;
 };
 
 export type WebhookSubscriptionList = {

@@ -68,6 +68,13 @@ export function mediaTypeOf(contentType: string | undefined): string {
   return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
 }
 
+/** Whether a media type (without parameters) is JSON: `application/json` or a `+json` type. */
+export function isJsonMediaType(mediaType: string): boolean {
+  return (
+    mediaType === "application/json" || (mediaType.startsWith("application/") && mediaType.endsWith("+json"))
+  );
+}
+
 /** 415 for a body in a media type the route does not take. */
 function checkContentType(c: Context<AppEnv>): void {
   if (!hasBody(c.req.raw)) return;
@@ -75,12 +82,23 @@ function checkContentType(c: Context<AppEnv>): void {
   const mediaType = mediaTypeOf(c.req.header("content-type"));
   const ok =
     accepted.includes(mediaType) || (mediaType.endsWith("+json") && accepted.includes("application/json"));
-  if (!ok) {
-    throw new ApiError(
-      "unsupported_media_type",
-      `This endpoint accepts ${accepted.join(", ")}; the request was sent as ${mediaType || "no content type"}.`,
-    );
-  }
+  if (!ok) throw new ApiError("unsupported_media_type", wrongMediaType(accepted, mediaType));
+}
+
+/**
+ * What a 415 says: what the endpoint takes, what came, and the header to send. The most common case gets its cause:
+ * `curl -d` without `-H "Content-Type: application/json"` sends `application/x-www-form-urlencoded`.
+ */
+function wrongMediaType(accepted: readonly string[], mediaType: string): string {
+  const takes = accepted.length === 1 ? accepted[0] : `one of ${accepted.join(", ")}`;
+  const fix = `Send the body with the header Content-Type: ${accepted[0]}.`;
+  if (mediaType === "")
+    return `This endpoint accepts ${takes}, and the request has no Content-Type header. ${fix}`;
+  const curl =
+    mediaType === "application/x-www-form-urlencoded" && accepted.includes("application/json")
+      ? ' (curl -d sends that unless you add -H "Content-Type: application/json")'
+      : "";
+  return `This endpoint accepts ${takes}; the request was sent as ${mediaType}${curl}. ${fix}`;
 }
 
 const limiters = new Map<number, ReturnType<typeof bodyLimit>>();

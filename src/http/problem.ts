@@ -1,3 +1,4 @@
+import "../domain/validation-messages.ts";
 import { z } from "@hono/zod-openapi";
 
 /**
@@ -148,7 +149,7 @@ export const ProblemSchema = z
       .optional()
       .openapi({
         example: [
-          { path: "/recipient/phone", message: "Invalid input: expected string, received undefined" },
+          { path: "/recipient/phone", message: "required: expected a string, but the field is missing" },
         ],
       }),
   })

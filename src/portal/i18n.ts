@@ -45,9 +45,9 @@ export const ui = {
     previous: "Anterior",
     next: "Siguiente",
     notFound: "Página no encontrada",
-    notFoundText: "Esta página no existe. Vuelve al inicio del portal.",
+    notFoundText: "Esta página no existe. Vuelva al inicio del portal.",
     referenceIntro:
-      "Todas las operaciones, con sus esquemas, ejemplos y errores. Sin JavaScript ves la lista de operaciones; con JavaScript, la referencia interactiva.",
+      "Todas las operaciones, con sus esquemas, ejemplos y errores. Sin JavaScript se ve la lista de operaciones; con JavaScript, la referencia interactiva.",
     operations: "Operaciones",
     webhookEvents: "Eventos de webhook",
     downloads: "Descargas",

@@ -198,6 +198,17 @@ export function defineContractSuite(target: () => ContractTarget, transcript: Tr
     expect(response.status).toBe(400);
     expect(body.code).toBe("validation_failed");
     expect(Array.isArray(body.errors) && body.errors.length).toBeGreaterThan(0);
+    // The API's own wording (src/domain/validation-messages.ts, a process-wide Zod error map) on every runtime.
+    expect(body.errors).toContainEqual({ path: "/external_id", message: "must not be empty" });
+    // A JSON content type with an empty body: invalid_json that says it is empty (the error handler reads the
+    // body text Hono's validator left cached, on Node and on Deno alike).
+    const empty = await call("create empty", "/v1/orders/create", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+    });
+    expect(empty.response.status).toBe(400);
+    expect(empty.body.code).toBe("invalid_json");
+    expect(empty.body.detail).toMatch(/^The request body is empty\./);
   });
 
   it("reads the order back, and 404s an id it does not have", async () => {

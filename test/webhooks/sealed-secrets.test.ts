@@ -422,6 +422,51 @@ describe.each(dbKinds)("a delivery whose secret cannot be opened waits for the k
     await runDispatchBatch(ctx.services);
     expect((await subscriptionRow()).enabled).toBe(false);
   });
+
+  it("shows the wait in the delivery log: waiting_for_secret, and tries not sent that attempt_count leaves out", async () => {
+    const clock = manualClock();
+    const sender = createRecordingWebhookSender({ hosts: { "a.example.com": ["93.184.215.14"] } });
+    const { ctx, tenant, subscription, withoutKey } = await subscribedWithoutKey(clock, sender, {
+      WEBHOOK_RETRY_SCHEDULE: "1s,10s",
+      WEBHOOK_RETRY_JITTER: "0",
+    });
+    interface ApiDelivery {
+      status: string;
+      attempt_count: number;
+      waiting_for_secret: boolean;
+      attempts: { attempt: number; sent: boolean; status_code: number | null }[];
+    }
+    const log = async (): Promise<ApiDelivery[]> => {
+      const res = await ctx.request(`/v1/webhooks/${subscription.id}/deliveries`, { key: tenant.apiKey });
+      expect(res.status).toBe(200);
+      return (await res.json()).data;
+    };
+
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 1);
+    // Queued, never tried: not waiting yet.
+    expect((await log())[0]).toMatchObject({
+      status: "pending",
+      attempt_count: 0,
+      waiting_for_secret: false,
+    });
+    for (const wait of [1_000, 1_000]) {
+      expect(await runDispatchBatch(withoutKey)).toMatchObject({ claimed: 1, waiting: 1 });
+      clock.advance(wait);
+    }
+    const waiting = (await log())[0]!;
+    expect(waiting).toMatchObject({ status: "pending", attempt_count: 0, waiting_for_secret: true });
+    expect(waiting.attempts.map((attempt) => attempt.sent)).toEqual([false, false]);
+
+    // The key is back: the delivery goes out, counted once; the tries before it stay listed as not sent.
+    expect(await runDispatchBatch(ctx.services)).toMatchObject({ claimed: 1, succeeded: 1 });
+    const delivered = (await log())[0]!;
+    expect(delivered).toMatchObject({ status: "succeeded", attempt_count: 1, waiting_for_secret: false });
+    expect(delivered.attempts.map((attempt) => [attempt.sent, attempt.status_code])).toEqual([
+      [false, null],
+      [false, null],
+      [true, 200],
+    ]);
+  });
 });
 
 describe("without a configured key", () => {

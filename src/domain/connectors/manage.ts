@@ -1,3 +1,4 @@
+import "../validation-messages.ts";
 import { randomUUID } from "node:crypto";
 import type { Services } from "../../services.ts";
 import type { TenantScope } from "../orders/store.ts";

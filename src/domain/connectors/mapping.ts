@@ -1,3 +1,4 @@
+import "../validation-messages.ts";
 import { type CreateOrderInput, CreateOrderSchema, type serviceLevels } from "../orders/schemas.ts";
 import { toAlpha2 } from "./countries.ts";
 

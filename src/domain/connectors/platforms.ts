@@ -1,3 +1,4 @@
+import "../validation-messages.ts";
 import { randomBytes } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { serviceLevels } from "../orders/schemas.ts";

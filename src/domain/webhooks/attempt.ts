@@ -21,6 +21,17 @@ export interface AttemptDeps {
   random?: () => number;
 }
 
+/**
+ * How the delivery log's error of an attempt that sent nothing (its signing secret could not be opened) begins. The
+ * log has no column for it: the API reads this prefix back (`wasSent`), so both sides use this one constant.
+ */
+export const notSentPrefix = "Not sent: ";
+
+/** Whether a logged attempt reached the endpoint's address, i.e. was not stopped on our side before sending. */
+export function wasSent(attempt: { status_code: number | null; error: string | null }): boolean {
+  return attempt.status_code !== null || !attempt.error?.startsWith(notSentPrefix);
+}
+
 export interface AttemptReport {
   record: AttemptRecord;
   result: SendResult;
@@ -109,7 +120,7 @@ async function signAndSend(
     return {
       kind: "error",
       reason: "other",
-      error: `Not sent: the subscription's signing secret cannot be opened (${(error as Error).message}).`,
+      error: `${notSentPrefix}the subscription's signing secret cannot be opened (${(error as Error).message}).`,
       durationMs: 0,
       notSent: true,
     };

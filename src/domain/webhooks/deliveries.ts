@@ -50,7 +50,16 @@ export interface AttemptRow {
 
 export interface DeliveryWithAttempts extends DeliveryRow {
   attempt_log: AttemptRow[];
+  /**
+   * Since when the delivery's subscription waits for its signing secret (`secret_unopened_since`, migration 0012:
+   * set by an attempt not sent because the secret could not be opened, cleared by the next one sent); null otherwise.
+   */
+  secret_unopened_since: Date | null;
 }
+
+/** The deliveries' columns and their subscription's secret wait (see `DeliveryWithAttempts`). */
+const deliveryColumns = `d.*, (select s.secret_unopened_since from webhook_subscriptions s
+                                where s.id = d.subscription_id) as secret_unopened_since`;
 
 /** Cursors are opaque to clients: base64url of the keyset position. */
 export function encodeDeliveryCursor(seq: number): string {
@@ -75,14 +84,14 @@ export async function listDeliveries(
     eventType?: string | undefined;
   },
 ): Promise<{ rows: DeliveryWithAttempts[]; nextCursor: number | null }> {
-  const { rows } = await db.query<DeliveryRow>(
-    `select * from webhook_deliveries
-      where subscription_id = $1 and tenant_id = $2 and mode = $3
-        and ($4::bigint is null or seq < $4::bigint)
-        and ($5::text is null or status = $5::text)
-        and ($6::text is null or event_id = $6::text)
-        and ($7::text is null or event_type = $7::text)
-      order by seq desc
+  const { rows } = await db.query<DeliveryRow & { secret_unopened_since: Date | null }>(
+    `select ${deliveryColumns} from webhook_deliveries d
+      where d.subscription_id = $1 and d.tenant_id = $2 and d.mode = $3
+        and ($4::bigint is null or d.seq < $4::bigint)
+        and ($5::text is null or d.status = $5::text)
+        and ($6::text is null or d.event_id = $6::text)
+        and ($7::text is null or d.event_type = $7::text)
+      order by d.seq desc
       limit $8`,
     [
       subscriptionId,
@@ -123,8 +132,8 @@ export async function getDeliveryWithAttempts(
   scope: TenantScope,
   id: string,
 ): Promise<DeliveryWithAttempts | null> {
-  const { rows } = await db.query<DeliveryRow>(
-    "select * from webhook_deliveries where id = $1 and tenant_id = $2 and mode = $3",
+  const { rows } = await db.query<DeliveryRow & { secret_unopened_since: Date | null }>(
+    `select ${deliveryColumns} from webhook_deliveries d where d.id = $1 and d.tenant_id = $2 and d.mode = $3`,
     [id, scope.tenantId, scope.mode],
   );
   const row = rows[0];

@@ -120,14 +120,17 @@ const exampleDetails: Partial<Record<ErrorCode, string>> = {
   invalid_transition: "The order is DELIVERED; it cannot move to EXCEPTION.",
   idempotency_in_progress: "A request with this Idempotency-Key is still running; retry in a moment.",
   payload_too_large: "The request body must not exceed 1048576 bytes.",
-  unsupported_media_type: "This endpoint accepts application/json; the request was sent as text/plain.",
+  unsupported_media_type:
+    "This endpoint accepts application/json; the request was sent as text/plain. Send the body with the header Content-Type: application/json.",
   idempotency_key_reused: "This Idempotency-Key was used with a different request body.",
   quota_exceeded: "This API key may send 100 requests per 60 s. Retry in 12 s.",
   internal_error: "Something went wrong on our side. Retry later; quote the request_id if it persists.",
   service_unavailable: "The service is temporarily unavailable. Retry later.",
 };
 const exampleExtensions: Partial<Record<ErrorCode, Record<string, unknown>>> = {
-  validation_failed: { errors: [{ path: "/recipient/phone", message: "Required" }] },
+  validation_failed: {
+    errors: [{ path: "/recipient/phone", message: "required: expected a string, but the field is missing" }],
+  },
   forbidden: { required_scope: "orders:write" },
   duplicate_external_id: { existing_order_id: "0b6f5d1e-3c2a-4f7e-9a51-2d7c8e9f0a1b" },
   quota_exceeded: { limit: 100, window_seconds: 60, retry_after_seconds: 12 },

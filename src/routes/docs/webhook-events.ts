@@ -123,7 +123,7 @@ export const webhookEvents = {
       ...baseExample,
       status: "NEARBY",
       occurred_at: "2026-11-28T15:41:07.000Z",
-      description: "Tu pedido está cerca",
+      description: "El conductor está cerca",
       city: "Bogotá",
       attempt: 1,
       driver: driverExample,

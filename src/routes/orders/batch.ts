@@ -10,6 +10,7 @@ import type { MapOutcome } from "../../domain/connectors/mapping.ts";
 import { CreateOrderSchema } from "../../domain/orders/schemas.ts";
 import { authenticate } from "../../http/auth.ts";
 import type { App } from "../../http/context.ts";
+import { readJsonBody } from "../../http/json-body.ts";
 import { ApiError, errorResponses, fieldErrors } from "../../http/problem.ts";
 import { ItemResultSchema, publicResult } from "./imports-shared.ts";
 
@@ -110,12 +111,7 @@ export function registerCreateOrdersBatch(app: App): void {
   app.openapi(createOrdersBatchRoute, async (c) => {
     const services = c.var.services;
     const scope = { tenantId: c.var.auth.tenantId, mode: c.var.auth.mode };
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw new ApiError("invalid_json", "The request body is not valid JSON.");
-    }
+    const body = await readJsonBody(c);
     const envelope = BatchEnvelope.safeParse(body);
     if (!envelope.success) {
       const errors = fieldErrors(envelope.error.issues);

@@ -2,6 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { dynamicsSalesOrders, mapDynamicsSalesOrder } from "../../domain/connectors/dynamics.ts";
 import { authenticate } from "../../http/auth.ts";
 import type { App } from "../../http/context.ts";
+import { unparsableJsonError } from "../../http/json-body.ts";
 import { ApiError, errorResponses } from "../../http/problem.ts";
 import { ImportQuery, ImportWithResultsSchema, importDefaults, importDocument } from "./imports-shared.ts";
 
@@ -57,7 +58,7 @@ export function registerImportDynamics(app: App): void {
     try {
       payload = JSON.parse(text);
     } catch {
-      throw new ApiError("invalid_json", "The request body is not valid JSON.");
+      throw unparsableJsonError(text);
     }
     const orders = dynamicsSalesOrders(payload);
     if (!orders || orders.length === 0 || orders.length > maxDynamicsOrders) {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { wasSent } from "../../domain/webhooks/attempt.ts";
 import type { AttemptRow, DeliveryWithAttempts } from "../../domain/webhooks/deliveries.ts";
 import { webhookEventTypes } from "../../domain/webhooks/event-types.ts";
 import type { SubscriptionRow } from "../../domain/webhooks/subscriptions.ts";
@@ -116,6 +117,11 @@ const AttemptSchema = z
     next_attempt_at: iso
       .nullable()
       .openapi({ description: "When the retry after this attempt was scheduled." }),
+    sent: z.boolean().openapi({
+      description:
+        "false when nothing was sent: the subscription's signing secret could not be opened on CELLVI's side (a key missing from the service's configuration). Such a try never reached your endpoint and, while the delivery waits for its secret, does not count in `attempt_count`.",
+      example: true,
+    }),
   })
   .openapi("WebhookAttempt");
 
@@ -132,7 +138,10 @@ export const DeliverySchema = z
       description:
         "`pending`: waiting for its next attempt; `sending`: an attempt is in progress; `succeeded`; `failed`: no more automatic attempts (retry it by hand).",
     }),
-    attempt_count: z.number().int(),
+    attempt_count: z.number().int().openapi({
+      description:
+        "Attempts counted toward the retry schedule. Tries not sent while the delivery waits for its signing secret (`waiting_for_secret`) are listed in `attempts` with `sent: false` but not counted.",
+    }),
     next_attempt_at: iso.nullable(),
     last_attempt_at: iso.nullable(),
     last_status_code: z.number().int().nullable(),
@@ -140,6 +149,11 @@ export const DeliverySchema = z
     created_at: iso,
     completed_at: iso.nullable(),
     attempts: z.array(AttemptSchema),
+    waiting_for_secret: z.boolean().openapi({
+      description:
+        "true while the delivery is `pending` because its subscription's signing secret cannot be opened on CELLVI's side (a key missing from the service's configuration: nothing to change on your endpoint). It waits without using up its attempts, is tried again at `next_attempt_at`, and goes out once the key is back.",
+      example: false,
+    }),
   })
   .openapi("WebhookDelivery");
 
@@ -184,6 +198,7 @@ function toAttempt(row: AttemptRow): z.infer<typeof AttemptSchema> {
     error: row.error,
     response_body: row.response_body,
     next_attempt_at: row.next_attempt_at?.toISOString() ?? null,
+    sent: wasSent(row),
   };
 }
 
@@ -208,5 +223,6 @@ export function toDelivery(row: DeliveryWithAttempts, now: Date): z.infer<typeof
     created_at: row.created_at.toISOString(),
     completed_at: row.completed_at?.toISOString() ?? null,
     attempts: row.attempt_log.map(toAttempt),
+    waiting_for_secret: !sending && row.status === "pending" && row.secret_unopened_since !== null,
   };
 }
