@@ -263,6 +263,29 @@ export function defineContractSuite(target: () => ContractTarget, transcript: Tr
     transcript.push({ step: "webhook delivered and verified", status: 200, contentType: "application/json" });
   });
 
+  it("cancels an order with a bodiless POST, and answers a repeated cancel 200 with no new event", async () => {
+    const created = await call("create to cancel", "/v1/orders/create", {
+      json: orderBody(`CONTRACT-CANCEL-${Date.now()}`),
+    });
+    expect(created.response.status).toBe(201);
+    expect(created.body).toMatchObject({ closed: false, exception: null });
+    const cancelled = await call("cancel", `/v1/orders/${String(created.body.id)}/cancel`, {
+      method: "POST",
+    });
+    expect(cancelled.response.status).toBe(200);
+    expect(cancelled.body).toMatchObject({
+      status: "EXCEPTION",
+      closed: true,
+      exception: { code: "CANCELLED", message: "Cancelled by the shipper" },
+    });
+    expect((cancelled.body.events as { type: string }[]).map((event) => event.type)).toEqual(["EXCEPTION"]);
+    const again = await call("cancel again", `/v1/orders/${String(created.body.id)}/cancel`, {
+      json: { reason: "twice" },
+    });
+    expect(again.response.status).toBe(200);
+    expect(again.body.events).toEqual([]);
+  });
+
   it("throttles a key past its per-minute limit: 429 quota_exceeded with Retry-After", async () => {
     const limited = await createTenant(t.db, { name: "Limited Tenant", mode: "test" });
     await t.db.query("update tenants set rate_limit_per_minute = 3 where id = $1", [limited.tenant.id]);
