@@ -630,8 +630,8 @@ export async function startDispatcher(
         // Held back by what the claim could take when it started. Judged by what is held after it returned (as
         // until session 7), a claim cut short by a fast endpoint's bound looked unbounded whenever attempts had
         // finished meanwhile, and the dispatcher slept (the recheck, a query for the next due time, at least 5 ms)
-        // while the deliveries it held ran out: in scenario 5 with one worker, no attempt ran for 8.6 s of a 20 s
-        // drain, the worker waiting on its own sleep.
+        // while the deliveries it held ran out: in scenario 5 with one worker it slept with no attempt running for
+        // 8.6 s of a 20 s drain (docs/decisions/webhook-delivery.md, session 7).
         heldBack = got === want || engine.lastClaimBounded;
         freedSinceHeldBack = 0;
         if (got === want) wakeRequested = true;
