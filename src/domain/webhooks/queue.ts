@@ -49,7 +49,7 @@ export interface ClaimOptions {
 }
 
 /**
- * Claims due deliveries: `cellvi_claim_webhook_deliveries` (migration 0011, replaced by 0013, then 0014). Its scan reads the
+ * Claims due deliveries: `cellvi_claim_webhook_deliveries` (migration 0011, replaced by 0013). Its scan reads the
  * first `scanLimit` due rows in due order and leaves out subscriptions this worker already saturates; when one
  * subscription's backlog fills that scan, it finds the other subscriptions' oldest due rows through a capped walk
  * over the per-subscription due index (so one slow endpoint with a large backlog cannot hide the others' deliveries,
