@@ -156,6 +156,8 @@ class DispatchEngine {
 
   async claimAndStart(limit: number): Promise<number> {
     const heldAtClaim = new Map(this.heldBySubscription);
+    // A subscription already at its bound is left out of the claim: that alone cuts it short.
+    let bounded = this.saturated;
     const batch = await claimDueDeliveries(this.services.db, {
       now: this.services.clock.now(),
       limit,
@@ -167,8 +169,6 @@ class DispatchEngine {
     });
     this.counters.claimed += batch.length;
     const hold = this.perSubscriptionHold;
-    let bounded = false;
-    for (const count of heldAtClaim.values()) if (count >= hold) bounded = true;
     for (const delivery of batch) {
       const count = (heldAtClaim.get(delivery.subscription_id) ?? 0) + 1;
       heldAtClaim.set(delivery.subscription_id, count);
