@@ -59,7 +59,7 @@ export type Order = {
   closed: boolean;
   /** The order's latest exception while its status is EXCEPTION (and after it was closed); null otherwise. */
   exception: {
-    /** FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER from CELLVI's dispatch; CANCELLED when you cancelled the order. New codes may be added: treat unknown ones like OTHER. */
+    /** FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER from CELLVI's dispatch side; CANCELLED when you cancelled the order (`POST /v1/orders/{id}/cancel`). New codes may be added: treat unknown ones like OTHER. */
     code: string;
     message: string;
   } | null;

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { exceptionCodeDescription } from "./lifecycle/transitions.ts";
 
 /**
  * The order input, validated at the edge. These schemas are the single source of truth: the server validates with
@@ -112,11 +113,7 @@ export const OrderSchema = z
     }),
     exception: z
       .object({
-        code: z.string().openapi({
-          description:
-            "FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER from CELLVI's dispatch; CANCELLED when you cancelled the order. New codes may be added: treat unknown ones like OTHER.",
-          example: "RECIPIENT_ABSENT",
-        }),
+        code: z.string().openapi({ description: exceptionCodeDescription, example: "RECIPIENT_ABSENT" }),
         message: z.string().openapi({ example: "Nadie atendió en portería" }),
       })
       .nullable()

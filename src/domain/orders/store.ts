@@ -54,7 +54,8 @@ export function toOrder(row: OrderRow, baseUrl: string): Order {
     tracking_url: trackingUrl(baseUrl, row.tracking_number, row.tracking_token),
     status: row.status,
     closed: row.closed_at !== null,
-    exception: row.status === "EXCEPTION" ? (row.exception ?? null) : null,
+    // Set only in EXCEPTION: a new driver, the one way out of it, clears it (migration 0002).
+    exception: row.exception ?? null,
     recipient: row.recipient,
     destination: row.destination,
     origin: row.origin ?? null,

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { exceptionCodeDescription } from "../../domain/orders/lifecycle/transitions.ts";
 
 /**
  * The documented shape of every webhook event, one schema per type. The payload's `data` is written by the
@@ -34,11 +35,7 @@ const ProofSchema = z
 
 const ExceptionSchema = z
   .object({
-    code: z.string().openapi({
-      description:
-        "FAILED_ATTEMPT, ADDRESS_NOT_FOUND, RECIPIENT_ABSENT, DAMAGED, REFUSED or OTHER from CELLVI's dispatch side; CANCELLED when you cancelled the order (`POST /v1/orders/{id}/cancel`). New codes may be added: treat unknown ones like OTHER.",
-      example: "RECIPIENT_ABSENT",
-    }),
+    code: z.string().openapi({ description: exceptionCodeDescription, example: "RECIPIENT_ABSENT" }),
     message: z.string().openapi({ example: "Nadie atendió en la portería" }),
   })
   .openapi("WebhookException");

@@ -17,6 +17,7 @@ import type {
 import { nearbyRadiusFor } from "./settings.ts";
 import {
   allowedTransitions,
+  cancelledCode,
   canTransition,
   type EventType,
   type ExceptionCode,
@@ -450,8 +451,6 @@ export function reportException(
   return runStep(tx, scope, orderId, ctx, (order) => applyException(tx, order, input, ctx, ctx.now));
 }
 
-/** The exception code of an order its shipper cancelled (`POST /v1/orders/{id}/cancel`). */
-export const cancelledCode = "CANCELLED";
 /** The history's description of a cancellation (the tracking page translates it). */
 export const cancelledDescription = "Cancelled by the shipper";
 /**

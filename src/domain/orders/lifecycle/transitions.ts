@@ -68,3 +68,9 @@ export const exceptionCodes = [
   "OTHER",
 ] as const;
 export type ExceptionCode = (typeof exceptionCodes)[number];
+
+/** The exception code of an order its shipper cancelled (`POST /v1/orders/{id}/cancel`); not one CELLVI reports. */
+export const cancelledCode = "CANCELLED";
+
+/** What an exception's `code` may be, for the documents that show one (orders, webhook payloads). */
+export const exceptionCodeDescription = `${exceptionCodes.slice(0, -1).join(", ")} or ${exceptionCodes.at(-1)} from CELLVI's dispatch side; ${cancelledCode} when you cancelled the order (\`POST /v1/orders/{id}/cancel\`). New codes may be added: treat unknown ones like OTHER.`;
