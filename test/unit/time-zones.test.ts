@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { destinationTimeZone, knownDestinationZones } from "../../src/domain/orders/time-zones.ts";
+import {
+  destinationTimeZone,
+  knownDestinationZones,
+  regionZoneIndex,
+} from "../../src/domain/orders/time-zones.ts";
 
 const fallback = "America/Bogota";
 
@@ -60,5 +64,27 @@ describe("the zone a destination's times are shown in", () => {
     expect(offset(destinationTimeZone({ country: "MX", region: "SON" }, fallback))).toBe("GMT-7");
     expect(offset(destinationTimeZone({ country: "MX", region: null }, fallback))).toBe("GMT-6");
     expect(offset(destinationTimeZone({ country: "MX", region: "ROO" }, fallback))).toBe("GMT-5");
+    // Chile in the southern winter: Santiago -4, Aysén -3 all year (tzdata 2025b), Magallanes -3.
+    const july = (zone: string) =>
+      new Intl.DateTimeFormat("en", { timeZone: zone, timeZoneName: "shortOffset" })
+        .formatToParts(new Date("2027-07-06T12:00:00Z"))
+        .find((part) => part.type === "timeZoneName")?.value;
+    expect(july(destinationTimeZone({ country: "CL", region: "Los Lagos" }, fallback))).toBe("GMT-4");
+    for (const region of ["Aysén", "Aisen", "CL-AI", "Aysén del General Carlos Ibáñez del Campo"]) {
+      expect(july(destinationTimeZone({ country: "CL", region }, fallback))).toBe("GMT-3");
+    }
+    expect(july(destinationTimeZone({ country: "CL", region: "Magallanes" }, fallback))).toBe("GMT-3");
+  });
+
+  it("gives a region the country's zone when the runtime's time-zone data lacks the region's", () => {
+    // An older runtime (an Edge runtime with older ICU data, say) may not have America/Coyhaique (tzdata 2025b).
+    const withoutCoyhaique = regionZoneIndex((zone) => zone !== "America/Coyhaique");
+    expect(destinationTimeZone({ country: "CL", region: "Aysén" }, fallback, withoutCoyhaique)).toBe(
+      "America/Santiago",
+    );
+    expect(destinationTimeZone({ country: "CL", region: "Magallanes" }, fallback, withoutCoyhaique)).toBe(
+      "America/Punta_Arenas",
+    );
+    expect(destinationTimeZone({ country: "CL", region: "Aysén" }, fallback)).toBe("America/Coyhaique");
   });
 });

@@ -61,7 +61,11 @@ const regionTable: Readonly<Record<string, readonly (readonly [string, string, .
     ["America/Boa_Vista", "Roraima", "RR"],
     ["America/Rio_Branco", "Acre", "AC"],
   ],
-  CL: [["America/Punta_Arenas", "Magallanes y de la Antártica Chilena", "MA", "Magallanes"]],
+  CL: [
+    ["America/Punta_Arenas", "Magallanes y de la Antártica Chilena", "MA", "Magallanes"],
+    // UTC-3 all year since 2025 (tzdata 2025b), while Santiago moves to UTC-4 in the southern winter.
+    ["America/Coyhaique", "Aysén del General Carlos Ibáñez del Campo", "AI", "Aysén", "Aisén"],
+  ],
   EC: [["Pacific/Galapagos", "Galápagos", "W"]],
   ES: [["Atlantic/Canary", "Canarias", "CN", "Islas Canarias", "Canary Islands"]],
 };
@@ -76,19 +80,39 @@ function normalise(text: string): string {
     .toLowerCase();
 }
 
-/** Per country: normalised region name or code (bare and with the `CC-` prefix) → zone. */
-const regionZones = new Map<string, Map<string, string>>(
-  Object.entries(regionTable).map(([country, regions]) => {
-    const byName = new Map<string, string>();
-    for (const [zone, ...names] of regions) {
-      for (const name of names) {
-        byName.set(normalise(name), zone);
-        byName.set(normalise(`${country}-${name}`), zone);
+/** Whether this runtime's time-zone data has `zone` (a newer zone, such as Coyhaique, may be missing from an old one). */
+function runtimeKnows(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Per country: normalised region name or code (bare and with the `CC-` prefix) → zone. A region whose zone the
+ * runtime does not know (`knows`) is left out, so it gets its country's zone rather than a page that fails to render.
+ */
+export function regionZoneIndex(
+  knows: (zone: string) => boolean = runtimeKnows,
+): Map<string, Map<string, string>> {
+  return new Map(
+    Object.entries(regionTable).map(([country, regions]) => {
+      const byName = new Map<string, string>();
+      for (const [zone, ...names] of regions) {
+        if (!knows(zone)) continue;
+        for (const name of names) {
+          byName.set(normalise(name), zone);
+          byName.set(normalise(`${country}-${name}`), zone);
+        }
       }
-    }
-    return [country, byName];
-  }),
-);
+      return [country, byName];
+    }),
+  );
+}
+
+const regionZones = regionZoneIndex();
 
 /** Every zone the tables can answer (tests check each is one the runtime knows). */
 export const knownDestinationZones: readonly string[] = [
@@ -102,13 +126,12 @@ export const knownDestinationZones: readonly string[] = [
 export function destinationTimeZone(
   destination: { country: string | null | undefined; region: string | null | undefined },
   fallback: string,
+  regions: Map<string, Map<string, string>> = regionZones,
 ): string {
   const country = destination.country?.trim().toUpperCase();
   if (!country) return fallback;
   const zone = countryZones[country];
   if (!zone) return fallback;
-  const region = destination.region
-    ? regionZones.get(country)?.get(normalise(destination.region))
-    : undefined;
+  const region = destination.region ? regions.get(country)?.get(normalise(destination.region)) : undefined;
   return region ?? zone;
 }
