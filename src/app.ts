@@ -68,7 +68,10 @@ function errorToRender(error: unknown, c: Context<AppEnv>, requestId: string): A
       401: new ApiError("unauthorized", error.message),
       404: new ApiError("not_found"),
       413: new ApiError("payload_too_large"),
-      415: new ApiError("unsupported_media_type", "Send the body as application/json."),
+      415: new ApiError(
+        "unsupported_media_type",
+        "Send the body with the header Content-Type: application/json.",
+      ),
     };
     const mapped = byStatus[error.status];
     if (mapped) return mapped;

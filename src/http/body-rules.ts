@@ -81,7 +81,7 @@ function checkContentType(c: Context<AppEnv>): void {
   const accepted = ruleFor(c.req.path)?.mediaTypes ?? jsonTypes;
   const mediaType = mediaTypeOf(c.req.header("content-type"));
   const ok =
-    accepted.includes(mediaType) || (mediaType.endsWith("+json") && accepted.includes("application/json"));
+    accepted.includes(mediaType) || (isJsonMediaType(mediaType) && accepted.includes("application/json"));
   if (!ok) throw new ApiError("unsupported_media_type", wrongMediaType(accepted, mediaType));
 }
 

@@ -151,6 +151,26 @@ describe.each(dbKinds)("errors and bad input on %s", (kind) => {
     await expectProblem(res, 415, "unsupported_media_type");
   });
 
+  it("takes a JSON body typed application/...+json, and answers any other +json type the 415 that names the header", async () => {
+    const vendor = await t.request("/v1/orders/create", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/vnd.example+json; charset=utf-8" },
+      body: JSON.stringify(orderBody()),
+    });
+    expect(vendor.status).toBe(201);
+    // Not a JSON media type (only application/... types are): the same 415 as text/plain, not a "no body" 400.
+    const text = await t.request("/v1/orders/create", {
+      method: "POST",
+      key,
+      headers: { "content-type": "text/x+json" },
+      body: JSON.stringify(orderBody()),
+    });
+    expect((await expectProblem(text, 415, "unsupported_media_type")).detail).toBe(
+      "This endpoint accepts application/json; the request was sent as text/x+json. Send the body with the header Content-Type: application/json.",
+    );
+  });
+
   it("rejects a body over 1 MiB with 413", async () => {
     const res = await t.request("/v1/orders/create", {
       method: "POST",
