@@ -39,11 +39,43 @@ export function rateLimitHeaders(
   policy: RateLimitPolicy,
   decision: RateLimitDecision,
 ): Record<string, string> {
-  const name = sfString(policy.name);
+  const fields = policyFields(policy);
   return {
-    "ratelimit-policy": `${name};q=${policy.limit};w=${policy.windowSeconds}`,
-    ratelimit: `${name};r=${decision.remaining};t=${Math.ceil(decision.resetMicros / 1_000_000)}`,
+    "ratelimit-policy": fields.header,
+    ratelimit: `${fields.name};r=${decision.remaining};t=${Math.ceil(decision.resetMicros / 1_000_000)}`,
   };
+}
+
+interface PolicyFields {
+  limit: number;
+  windowSeconds: number;
+  /** The policy's name as an sf-string. */
+  name: string;
+  /** The whole RateLimit-Policy value. */
+  header: string;
+}
+
+/**
+ * The policy's part of the RateLimit fields, kept by policy name: every keyed request answers them, and the
+ * name's escaping (two regular expressions) and the policy's field are the same for every request of a plan.
+ * Policy names are plan names and a few fixed ones, so the map stays small; past `maxCachedPolicies` names
+ * nothing more is kept (the fields are computed as before).
+ */
+const cachedPolicyFields = new Map<string, PolicyFields>();
+const maxCachedPolicies = 256;
+
+function policyFields(policy: RateLimitPolicy): PolicyFields {
+  const cached = cachedPolicyFields.get(policy.name);
+  if (cached && cached.limit === policy.limit && cached.windowSeconds === policy.windowSeconds) return cached;
+  const name = sfString(policy.name);
+  const fields: PolicyFields = {
+    limit: policy.limit,
+    windowSeconds: policy.windowSeconds,
+    name,
+    header: `${name};q=${policy.limit};w=${policy.windowSeconds}`,
+  };
+  if (cached || cachedPolicyFields.size < maxCachedPolicies) cachedPolicyFields.set(policy.name, fields);
+  return fields;
 }
 
 /**

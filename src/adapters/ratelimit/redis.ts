@@ -83,6 +83,7 @@ interface Waiter {
 
 /** The requests of one subject (under one policy) waiting for the call in flight for that subject to return. */
 interface Lane {
+  subject: string;
   key: string;
   interval: number;
   burst: number;
@@ -100,8 +101,12 @@ export class RedisRateLimiter implements RateLimiter {
   readonly kind = "redis" as const;
   private readonly client: Redis;
   private readonly prefix: string;
-  /** Subjects with a call in flight, by key and policy. */
-  private readonly lanes = new Map<string, Lane>();
+  /**
+   * Subjects with a call in flight, by subject, then by policy (nearly always one). Looked up by the subject string
+   * the caller already has: a key built per request from the policy's numbers and the prefix was a new string to
+   * hash on every decision.
+   */
+  private readonly lanes = new Map<string, Lane[]>();
   private closed = false;
   /** Script calls made and decisions returned; their ratio is the mean batch size. */
   readonly stats = { calls: 0, decisions: 0 };
@@ -148,45 +153,65 @@ export class RedisRateLimiter implements RateLimiter {
     });
   }
 
-  async consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
-    const params = gcraParameters(policy, cost);
-    const key = `${this.prefix}${subject}`;
-    const laneId = `${params.interval}:${params.burst}:${key}`;
+  consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
+    let params: ReturnType<typeof gcraParameters>;
+    try {
+      params = gcraParameters(policy, cost);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Not an async function: the promise below is the decision's, without one more wrapped around it.
     return new Promise<RateLimitDecision>((resolve, reject) => {
       const waiter: Waiter = { increment: params.increment, resolve, reject };
-      const lane = this.lanes.get(laneId);
-      if (lane) {
-        lane.queued.push(waiter);
-        return;
+      let lanes = this.lanes.get(subject);
+      if (lanes) {
+        for (const lane of lanes) {
+          if (lane.interval === params.interval && lane.burst === params.burst) {
+            lane.queued.push(waiter);
+            return;
+          }
+        }
+      } else {
+        lanes = [];
+        this.lanes.set(subject, lanes);
       }
-      const fresh: Lane = { key, interval: params.interval, burst: params.burst, queued: [] };
-      this.lanes.set(laneId, fresh);
-      this.send(laneId, fresh, [waiter]);
+      const fresh: Lane = {
+        subject,
+        key: `${this.prefix}${subject}`,
+        interval: params.interval,
+        burst: params.burst,
+        queued: [],
+      };
+      lanes.push(fresh);
+      this.send(fresh, [waiter]);
     });
   }
 
   /** Decides `batch` in one call; then sends whatever queued meanwhile, or frees the lane. */
-  private send(laneId: string, lane: Lane, batch: Waiter[]): void {
+  private send(lane: Lane, batch: Waiter[]): void {
     this.decide(lane, batch).then(
       (decisions) => {
         for (let i = 0; i < batch.length; i++) batch[i]?.resolve(decisions[i] as RateLimitDecision);
-        this.next(laneId, lane);
+        this.next(lane);
       },
       (error: unknown) => {
         for (const waiter of batch) waiter.reject(error);
-        this.next(laneId, lane);
+        this.next(lane);
       },
     );
   }
 
-  private next(laneId: string, lane: Lane): void {
+  private next(lane: Lane): void {
     if (lane.queued.length === 0) {
-      this.lanes.delete(laneId);
+      const lanes = this.lanes.get(lane.subject);
+      const at = lanes ? lanes.indexOf(lane) : -1;
+      if (lanes && at >= 0) lanes.splice(at, 1);
+      if (lanes?.length === 0) this.lanes.delete(lane.subject);
       return;
     }
     const batch = lane.queued.length <= maxBatch ? lane.queued : lane.queued.slice(0, maxBatch);
     lane.queued = lane.queued.length <= maxBatch ? [] : lane.queued.slice(maxBatch);
-    this.send(laneId, lane, batch);
+    this.send(lane, batch);
   }
 
   private async decide(lane: Lane, batch: Waiter[]): Promise<RateLimitDecision[]> {

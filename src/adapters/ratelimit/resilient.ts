@@ -39,24 +39,40 @@ export class ResilientRateLimiter implements RateLimiter {
     primary.onReady(() => this.recover("connection re-established"));
   }
 
-  async consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
+  // Not an async function: a decision Redis makes comes back through one promise callback, not an await inside
+  // one more async frame (every keyed request passes here).
+  consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
     if (!this.primary.available) {
       this.markDegraded("not connected");
     } else if (!this.degradedSince || Date.now() - this.lastProbe >= this.probeIntervalMs) {
       if (this.degradedSince) this.lastProbe = Date.now();
-      try {
-        const decision = await this.primary.consume(subject, policy, cost);
-        this.recover("a decision succeeded");
-        return decision;
-      } catch (error) {
-        this.lastProbe = Date.now();
-        this.markDegraded((error as Error).message);
-      }
+      return this.primary.consume(subject, policy, cost).then(
+        (decision) => {
+          this.recover("a decision succeeded");
+          return decision;
+        },
+        (error: unknown) => {
+          this.lastProbe = Date.now();
+          this.markDegraded((error as Error).message);
+          return this.withoutRedis(subject, policy, cost);
+        },
+      );
     }
+    return this.withoutRedis(subject, policy, cost);
+  }
+
+  /** The decision while Redis cannot make it: refused (fail closed) or made in memory by this instance. */
+  private withoutRedis(subject: string, policy: RateLimitPolicy, cost: number): Promise<RateLimitDecision> {
     if (this.options.failClosed) {
-      throw new RateLimiterUnavailableError(`redis rate limiter unreachable (${this.lastError})`);
+      return Promise.reject(
+        new RateLimiterUnavailableError(`redis rate limiter unreachable (${this.lastError})`),
+      );
     }
-    return this.fallback.consumeNow(subject, policy, cost);
+    try {
+      return Promise.resolve(this.fallback.consumeNow(subject, policy, cost));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private markDegraded(reason: string): void {
