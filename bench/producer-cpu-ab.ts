@@ -1,0 +1,144 @@
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { loadMigrations, migrate } from "../src/adapters/db/migrate.ts";
+import { openPostgresDb } from "../src/adapters/db/postgres.ts";
+import { median, round } from "./lib/load.ts";
+import { cpuSecondsOf } from "./lib/processes.ts";
+import { orderInput } from "./lib/setup.ts";
+
+/**
+ * `npx tsx bench/producer-cpu-ab.ts --before DIR --after DIR [--rounds 8] [--count 5000] [--subscriptions 1]`:
+ * the PostgreSQL CPU of scenario 4's producer statement (an order and its CREATED history row, in the one statement
+ * `insertOrder` sends; the triggers write the event and the deliveries) on two checkouts' schemas, each database
+ * shaped by its own migrations, before and after alternating. One backend runs the statement `count` times in one
+ * transaction that is rolled back at the end, and its CPU time is read from /proc before and after: no commit, no
+ * client, no network, so what is left is the triggers, the foreign-key and check constraints and the index entries,
+ * and the figure depends far less on the neighbours than a rate does (take the median of the rounds). The commit's
+ * own deferred triggers (the CREATED-row check, the dispatcher wake-up) do not run; `pgbench` with
+ * `bench/producer-pgbench.sql` measures the whole transaction. Not part of `npm run bench`.
+ */
+
+const argv = process.argv.slice(2);
+const value = (name: string, fallback: string) => {
+  const index = argv.indexOf(`--${name}`);
+  return index >= 0 ? (argv[index + 1] ?? fallback) : fallback;
+};
+const dirs = { before: value("before", ""), after: value("after", "") };
+if (!dirs.before || !dirs.after) throw new Error("--before DIR --after DIR: two checkouts (git worktrees)");
+const rounds = Number(value("rounds", "8"));
+const count = Number(value("count", "5000"));
+const subscriptionCount = Number(value("subscriptions", "1"));
+const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+interface Side {
+  name: string;
+  url: string;
+  tenantId: string;
+}
+
+async function createSide(label: string, root: string): Promise<Side> {
+  const name = `cellvi_producer_${label}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const db = await openPostgresDb(url.toString(), { poolMax: 2 });
+  await migrate(db, await loadMigrations(join(root, "supabase", "migrations")));
+  const { rows } = await db.query<{ id: string }>(
+    "insert into tenants (name) values ('producer') returning id",
+  );
+  const tenantId = rows[0]!.id;
+  for (let i = 0; i < subscriptionCount; i++) {
+    await db.query(
+      `insert into webhook_subscriptions (tenant_id, mode, url, events, secret)
+       values ($1, 'test', 'https://receiver.example/hook', '{ORDER_CREATED}', 'whsec_bench')`,
+      [tenantId],
+    );
+  }
+  await db.close();
+  return { name, url: url.toString(), tenantId };
+}
+
+/** Backend CPU per statement, µs: `count` order creations in one transaction, rolled back. */
+async function measure(side: Side): Promise<number> {
+  const client = new pg.Client({ connectionString: side.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>("select pg_backend_pid() as pid");
+    const pid = rows[0]!.pid;
+    const input = orderInput("unused");
+    await client.query("begin");
+    const before = cpuSecondsOf(pid);
+    // The statement of `insertOrder` (src/domain/orders/store.ts), its parameters made on the server.
+    await client.query(
+      `do $$
+       declare r text;
+       begin
+         for i in 1..${count} loop
+           r := md5(random()::text);
+           with o as (
+             insert into orders (tenant_id, mode, external_id, tracking_number, tracking_token, recipient,
+                                 destination, origin, packages, cod_amount, currency, service_level, notes, metadata)
+             values ('${side.tenantId}', 'test', 'PRODUCER-' || r, 'CV' || substr(r, 1, 12), 'trk_' || r,
+                     '${JSON.stringify(input.recipient)}', '${JSON.stringify(input.destination)}', null,
+                     '${JSON.stringify(input.packages)}', null, null, null, null, '{}')
+             on conflict (tenant_id, mode, external_id) do nothing
+             returning *
+           ), history as (
+             insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
+             select o.id, o.tenant_id, 'CREATED', 'Order received', null, 'api', o.created_at from o
+           )
+           select o.id into r from o;
+         end loop;
+       end $$`,
+    );
+    const after = cpuSecondsOf(pid);
+    await client.query("rollback");
+    return ((after - before) * 1e6) / count;
+  } finally {
+    await client.end();
+  }
+}
+
+const sides = {
+  before: await createSide("before", dirs.before),
+  after: await createSide("after", dirs.after),
+};
+const results: Record<"before" | "after", number[]> = { before: [], after: [] };
+const loads: number[] = [];
+try {
+  // Warm-up of each side (plans, caches), unrecorded.
+  await measure(sides.before);
+  await measure(sides.after);
+  for (let index = 0; index < rounds; index++) {
+    const order: ("before" | "after")[] = index % 2 === 0 ? ["before", "after"] : ["after", "before"];
+    for (const side of order) {
+      loads.push(loadavg()[0]!);
+      const perStatement = await measure(sides[side]);
+      results[side].push(round(perStatement, 1));
+      console.log(`round ${index + 1} ${side}: ${round(perStatement, 1)} µs of backend CPU per order`);
+    }
+  }
+  console.log(
+    JSON.stringify(
+      {
+        before: { dir: dirs.before, medianMicros: round(median(results.before), 1), runs: results.before },
+        after: { dir: dirs.after, medianMicros: round(median(results.after), 1), runs: results.after },
+        count,
+        subscriptions: subscriptionCount,
+        loadAverage: { min: round(Math.min(...loads), 2), max: round(Math.max(...loads), 2) },
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  for (const side of Object.values(sides))
+    await admin.query(`drop database if exists ${side.name} with (force)`);
+  await admin.end();
+}
