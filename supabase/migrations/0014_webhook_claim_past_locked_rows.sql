@@ -121,7 +121,8 @@ begin
   --     statement, so a new snapshot: rows the other claim has committed are no longer due and not read again. A
   --     loop, so that each subscription stops at its bound and the claim at its limit without locking more rows than
   --     it takes.
-  if locked_count < claim_limit then
+  -- (Every allowed row locked, as in every claim no other claim overlaps: nothing to do, not even this count.)
+  if locked_count < claim_limit and coalesce(cardinality(allowed_subscriptions), 0) > locked_count then
     select array_agg(x.subscription_id), array_agg(x.missing), sum(x.missing)::int
       into short_subscriptions, short_missing, missing_total
       from (select a.subscription_id,
