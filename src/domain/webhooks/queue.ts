@@ -49,14 +49,16 @@ export interface ClaimOptions {
 }
 
 /**
- * Claims due deliveries: `cellvi_claim_webhook_deliveries` (migration 0011, replaced by 0013). Its scan reads the
- * first `scanLimit` due rows in due order and leaves out subscriptions this worker already saturates; when one
- * subscription's backlog fills that scan, it finds the other subscriptions' oldest due rows through a capped walk
+ * Claims due deliveries: `cellvi_claim_webhook_deliveries` (migration 0011, replaced by 0013 and 0014). Its scan
+ * reads the first `scanLimit` due rows in due order and leaves out subscriptions this worker already saturates; when
+ * one subscription's backlog fills that scan, it finds the other subscriptions' oldest due rows through a capped walk
  * over the per-subscription due index (so one slow endpoint with a large backlog cannot hide the others' deliveries,
  * nor make any claim read past it); it ranks them per subscription to respect the per-endpoint bound, locks
  * the allowed ones with SKIP LOCKED (re-checking the due condition on the row's latest version, so a row another
  * worker claimed after our snapshot is skipped), and updates them; rows of a subscription disabled in the meantime
- * are failed there rather than sent.
+ * are failed there rather than sent. When another worker's claim holds a subscription's first allowed rows, the
+ * claim takes that subscription's next due rows of its scan instead, each subscription up to its bound (0014), so
+ * workers share one endpoint's backlog instead of coming back short.
  *
  * A function rather than a statement, for its plan. A named prepared statement keeps the generic plan of its first
  * executions, and the statement's plan, made while the table was empty (a new database; a server without
