@@ -2,7 +2,7 @@ import type { App } from "../../http/context.ts";
 import { buildOpenApiDocument, type OpenApiDocument } from "./openapi-document.ts";
 
 /** The API version in `info.version`; the versioning guide's changelog lists what changed in each. */
-export const apiVersion = "1.2.0";
+export const apiVersion = "1.2.1";
 
 /** The base URL the committed `docs/api/openapi.yaml` is written for (production). */
 export const productionBaseUrl = "https://api.cellvi.com";
