@@ -1,11 +1,8 @@
 import { loadavg } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
-import { loadMigrations, migrate } from "../src/adapters/db/migrate.ts";
-import { openPostgresDb } from "../src/adapters/db/postgres.ts";
 import { median, round } from "./lib/load.ts";
 import { cpuSecondsOf } from "./lib/processes.ts";
-import { orderInput } from "./lib/setup.ts";
+import { createBenchDatabase, orderInput } from "./lib/setup.ts";
 
 /**
  * `npx tsx bench/producer-cpu-ab.ts --before DIR --after DIR [--rounds 8] [--count 5000] [--subscriptions 1]`:
@@ -32,21 +29,14 @@ const subscriptionCount = Number(value("subscriptions", "1"));
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 interface Side {
-  name: string;
   url: string;
   tenantId: string;
+  drop(): Promise<void>;
 }
 
-async function createSide(label: string, root: string): Promise<Side> {
-  const name = `cellvi_producer_${label}_${process.pid}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = await openPostgresDb(url.toString(), { poolMax: 2 });
-  await migrate(db, await loadMigrations(join(root, "supabase", "migrations")));
+/** A database shaped by `root`'s migrations (bench/lib/setup.ts), with a tenant and its subscriptions. */
+async function createSide(root: string): Promise<Side> {
+  const { url, db, drop } = await createBenchDatabase(adminUrl, root);
   const { rows } = await db.query<{ id: string }>(
     "insert into tenants (name) values ('producer') returning id",
   );
@@ -58,8 +48,7 @@ async function createSide(label: string, root: string): Promise<Side> {
       [tenantId],
     );
   }
-  await db.close();
-  return { name, url: url.toString(), tenantId };
+  return { url, tenantId, drop };
 }
 
 /** Backend CPU per statement, µs: `count` order creations in one transaction, rolled back. */
@@ -104,8 +93,8 @@ async function measure(side: Side): Promise<number> {
 }
 
 const sides = {
-  before: await createSide("before", dirs.before),
-  after: await createSide("after", dirs.after),
+  before: await createSide(dirs.before),
+  after: await createSide(dirs.after),
 };
 const results: Record<"before" | "after", number[]> = { before: [], after: [] };
 const loads: number[] = [];
@@ -136,9 +125,5 @@ try {
     ),
   );
 } finally {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  for (const side of Object.values(sides))
-    await admin.query(`drop database if exists ${side.name} with (force)`);
-  await admin.end();
+  for (const side of Object.values(sides)) await side.drop();
 }
