@@ -1,5 +1,6 @@
 import { loadavg } from "node:os";
 import { startAbSides } from "./lib/ab.ts";
+import { flag, option } from "./lib/args.ts";
 import { median, round, runLoad } from "./lib/load.ts";
 import { cpuTimesOf, root } from "./lib/processes.ts";
 import { keyedNoopTarget } from "./scenarios/http.ts";
@@ -15,25 +16,20 @@ import { keyedNoopTarget } from "./scenarios/http.ts";
  * pairs (BENCHMARKS.md names the runs that used it).
  */
 
-const argv = process.argv.slice(2);
-const value = (name: string, fallback: string) => {
-  const index = argv.indexOf(`--${name}`);
-  return index >= 0 ? (argv[index + 1] ?? fallback) : fallback;
-};
-const before = value("before", "");
+const before = option("before", "");
 if (!before) throw new Error("--before DIR: the other checkout (e.g. a git worktree of an earlier commit)");
 /** `--after DIR`: the checkout measured against `--before` (default: this one). */
-const after = value("after", root);
+const after = option("after", root);
 /** `--rate 0`: as fast as the gateway answers (50 connections), where the Redis limiter's batching shows. */
-const rate = Number(value("rate", "2000"));
+const rate = Number(option("rate", "2000"));
 const load = rate > 0 ? { connections: 20, overallRate: rate } : { connections: 50 };
-const rounds = Number(value("rounds", "5"));
-const durationS = Number(value("duration", "6"));
-const path = value("path", "/v1/whoami");
+const rounds = Number(option("rounds", "5"));
+const durationS = Number(option("duration", "6"));
+const path = option("path", "/v1/whoami");
 /** `--before-env` / `--after-env K=V,K=V`: extra environment of that side's gateway (an empty value unsets a setting). */
 const sideEnv = (name: "before" | "after"): Record<string, string> =>
   Object.fromEntries(
-    value(`${name}-env`, "")
+    option(`${name}-env`, "")
       .split(",")
       .filter(Boolean)
       .map((pair) => {
@@ -43,7 +39,7 @@ const sideEnv = (name: "before" | "after"): Record<string, string> =>
       }),
   );
 /** `--profile`: the "after" gateway writes a V8 CPU profile to bench/profiles/ (`npx tsx bench/profile-summary.ts`). */
-const profile = argv.includes("--profile");
+const profile = flag("profile");
 
 async function main(): Promise<void> {
   const adminUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";

@@ -1,5 +1,6 @@
 import { loadavg } from "node:os";
 import { startAbSides } from "./lib/ab.ts";
+import { flag, option, twoCheckouts } from "./lib/args.ts";
 import { median, round, runLoad } from "./lib/load.ts";
 import { cpuSecondsOf } from "./lib/processes.ts";
 import { createOrderTarget } from "./scenarios/http.ts";
@@ -14,19 +15,13 @@ import { createOrderTarget } from "./scenarios/http.ts";
  * `npm run bench`: a tool for before/after pairs of order creation, triggers included.
  */
 
-const argv = process.argv.slice(2);
-const value = (name: string, fallback: string) => {
-  const index = argv.indexOf(`--${name}`);
-  return index >= 0 ? (argv[index + 1] ?? fallback) : fallback;
-};
-const dirs = { before: value("before", ""), after: value("after", "") };
-if (!dirs.before || !dirs.after) throw new Error("--before DIR --after DIR: two checkouts (git worktrees)");
-const rate = Number(value("rate", "300"));
-const rounds = Number(value("rounds", "6"));
-const durationS = Number(value("duration", "6"));
-const connections = Number(value("connections", "20"));
+const dirs = twoCheckouts();
+const rate = Number(option("rate", "300"));
+const rounds = Number(option("rounds", "6"));
+const durationS = Number(option("duration", "6"));
+const connections = Number(option("connections", "20"));
 /** `--profile`: the "after" gateway writes a V8 CPU profile to bench/profiles/. */
-const profile = argv.includes("--profile");
+const profile = flag("profile");
 
 function cpuSeconds(pid: number): number {
   try {
@@ -53,7 +48,7 @@ async function main(): Promise<void> {
     adminUrl,
     redisUrl,
     redisPrefix: prefix,
-    env: (name) => ({ DATABASE_POOL_MAX: value(`pool-${name}`, "10") }),
+    env: (name) => ({ DATABASE_POOL_MAX: option(`pool-${name}`, "10") }),
     nodeFlags: (name) =>
       profile && name === "after" ? ["--cpu-prof", "--cpu-prof-dir", `${dirs.after}/bench/profiles`] : [],
   });

@@ -1,5 +1,6 @@
 import { loadavg } from "node:os";
 import pg from "pg";
+import { option, twoCheckouts } from "./lib/args.ts";
 import { median, round } from "./lib/load.ts";
 import { cpuSecondsOf } from "./lib/processes.ts";
 import { createBenchDatabase, orderInput } from "./lib/setup.ts";
@@ -16,16 +17,10 @@ import { createBenchDatabase, orderInput } from "./lib/setup.ts";
  * `bench/producer-pgbench.sql` measures the whole transaction. Not part of `npm run bench`.
  */
 
-const argv = process.argv.slice(2);
-const value = (name: string, fallback: string) => {
-  const index = argv.indexOf(`--${name}`);
-  return index >= 0 ? (argv[index + 1] ?? fallback) : fallback;
-};
-const dirs = { before: value("before", ""), after: value("after", "") };
-if (!dirs.before || !dirs.after) throw new Error("--before DIR --after DIR: two checkouts (git worktrees)");
-const rounds = Number(value("rounds", "8"));
-const count = Number(value("count", "5000"));
-const subscriptionCount = Number(value("subscriptions", "1"));
+const dirs = twoCheckouts();
+const rounds = Number(option("rounds", "8"));
+const count = Number(option("count", "5000"));
+const subscriptionCount = Number(option("subscriptions", "1"));
 const adminUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 interface Side {
