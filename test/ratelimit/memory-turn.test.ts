@@ -1,6 +1,9 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryRateLimiter } from "../../src/adapters/ratelimit/memory.ts";
+import { RedisRateLimiter } from "../../src/adapters/ratelimit/redis.ts";
+import { ResilientRateLimiter } from "../../src/adapters/ratelimit/resilient.ts";
 import type { RateLimitDecision } from "../../src/adapters/ratelimit/types.ts";
 
 const policy = { name: "default", limit: 3, windowSeconds: 60 };
@@ -48,5 +51,41 @@ describe("the in-memory limiter's answers", () => {
     await expect(
       limiter.consume("key:c", { name: "default", limit: 0, windowSeconds: 60 }),
     ).rejects.toThrow();
+  });
+});
+
+describe("the in-memory fallback's answers while Redis is unreachable", () => {
+  it("come together at the end of the event-loop turn too, decided in order", async () => {
+    // Nothing listens on port 1: the Redis limiter is never available, so every decision is the fallback's.
+    const redis = new RedisRateLimiter({
+      url: "redis://127.0.0.1:1",
+      prefix: "unused:",
+      commandTimeoutMs: 200,
+    });
+    const memory = new MemoryRateLimiter();
+    const limiter = new ResilientRateLimiter(redis, memory, {
+      failClosed: false,
+      logger: pino({ level: "silent" }),
+    });
+    try {
+      const answered: RateLimitDecision[] = [];
+      const pending = [1, 2, 3, 4].map(() =>
+        limiter.consume("key:d", policy).then((decision) => {
+          answered.push(decision);
+        }),
+      );
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      expect(answered).toHaveLength(0);
+      await nextTurn();
+      await Promise.all(pending);
+      expect(answered.map((d) => [d.backend, d.allowed, d.remaining])).toEqual([
+        ["memory", true, 2],
+        ["memory", true, 1],
+        ["memory", true, 0],
+        ["memory", false, 0],
+      ]);
+    } finally {
+      await limiter.close();
+    }
   });
 });

@@ -70,7 +70,7 @@ export class MemoryRateLimiter implements RateLimiter {
     });
   }
 
-  /** The synchronous decision, for the fallback path that must not yield between read and write. */
+  /** The decision, made and recorded synchronously (no yield between reading and writing the subject's state). */
   consumeNow(subject: string, policy: RateLimitPolicy, cost = 1): RateLimitDecision {
     const now = this.nowMicros();
     const step = gcraStep(now, this.states.get(subject) ?? null, gcraParameters(policy, cost));

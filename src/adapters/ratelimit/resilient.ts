@@ -68,11 +68,8 @@ export class ResilientRateLimiter implements RateLimiter {
         new RateLimiterUnavailableError(`redis rate limiter unreachable (${this.lastError})`),
       );
     }
-    try {
-      return Promise.resolve(this.fallback.consumeNow(subject, policy, cost));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // Decided at once, answered with the rest of the turn's decisions (see MemoryRateLimiter.consume).
+    return this.fallback.consume(subject, policy, cost);
   }
 
   private markDegraded(reason: string): void {
