@@ -2,8 +2,8 @@ import { defineConfig } from "vitest/config";
 
 /**
  * `npm run test:faults`: outage tests (a private PostgreSQL stopped under traffic, a private Redis stopped, a
- * dispatcher killed mid-burst). They start and stop real servers, so they run apart from `npm test`, one file at
- * a time, with their own JSON report for `.ci/run`.
+ * dispatcher killed mid-burst, alone and while another drains the same burst). They start and stop real servers, so
+ * they run apart from `npm test`, one file at a time, with their own JSON report for `.ci/run`.
  */
 // biome-ignore lint/style/noDefaultExport: vitest reads its configuration from the default export.
 export default defineConfig({

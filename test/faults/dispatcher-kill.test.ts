@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant } from "../../src/domain/tenants/store.ts";
 import { generateWebhookSecret } from "../../src/domain/webhooks/secrets.ts";
 import { createSubscription } from "../../src/domain/webhooks/subscriptions.ts";
-import { testKeyring, testSealingKey } from "../support/app.ts";
+import { testKeyring } from "../support/app.ts";
 import { openTestDb, type TestDb } from "../support/db.ts";
+import { startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
 import {
   insertOrdersWithSql,
   type Receiver,
@@ -20,45 +19,6 @@ import {
  * never recorded) carry the same webhook-id and the same signed bytes. Then SIGTERM: in-flight attempts finish and
  * are recorded before the process exits 0.
  */
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-interface WorkerProcess {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function startWorker(databaseUrl: string): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "worker", "--json"], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/tmp",
-      DATABASE_URL: databaseUrl,
-      CONNECTOR_ENCRYPTION_KEY: testSealingKey,
-      LOG_LEVEL: "warn",
-      WEBHOOK_ALLOW_PRIVATE_URLS: "true",
-      WEBHOOK_TIMEOUT: "1s",
-      // Short leases, so the dead worker's deliveries come back within the test.
-      WEBHOOK_LEASE: "2s",
-      WEBHOOK_POLL_INTERVAL: "500ms",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  await waitFor(() => output.includes("webhook worker"), "the worker to start", 30_000);
-  return { child, output: () => output, exited };
-}
-
 describe("a webhook worker killed mid-burst", () => {
   let testDb: TestDb;
   let receiver: Receiver;
@@ -92,7 +52,7 @@ describe("a webhook worker killed mid-burst", () => {
   });
 
   it("loses nothing: every event arrives after a restart, duplicates with the same webhook-id", async () => {
-    const first = await startWorker(testDb.url!);
+    const first = await startWorkerProcess(testDb.url!);
     workers.push(first);
     const total = 2_000;
     const burst = (async () => {
@@ -116,7 +76,7 @@ describe("a webhook worker killed mid-burst", () => {
     expect(atKill.rows[0]!.leased).toBeGreaterThan(0);
     expect(atKill.rows[0]!.done).toBeLessThan(total);
 
-    const second = await startWorker(testDb.url!);
+    const second = await startWorkerProcess(testDb.url!);
     workers.push(second);
     await waitFor(
       async () => {
@@ -157,7 +117,7 @@ describe("a webhook worker killed mid-burst", () => {
     worker.child.kill("SIGTERM");
     const exit = await worker.exited;
     expect(exit).toEqual({ code: 0, signal: null });
-    const summary = JSON.parse(worker.output().trim().split("\n").pop()!);
+    const summary = worker.summary();
     expect(summary.signal).toBe("SIGTERM");
     const { rows } = await testDb.db.query<{ status: string; n: number }>(
       "select status, count(*)::int as n from webhook_deliveries group by status",

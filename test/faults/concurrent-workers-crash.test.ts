@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTenant } from "../../src/domain/tenants/store.ts";
+import { generateWebhookSecret } from "../../src/domain/webhooks/secrets.ts";
+import { createSubscription } from "../../src/domain/webhooks/subscriptions.ts";
+import { testKeyring } from "../support/app.ts";
+import { openTestDb, type TestDb } from "../support/db.ts";
+import { freePort } from "../support/private-postgres.ts";
+import { startWorkerProcess, type WorkerProcess } from "../support/worker-process.ts";
+import {
+  insertOrdersWithSql,
+  type Receiver,
+  startReceiver,
+  verifyWithLibrary,
+  waitFor,
+} from "../webhooks/support.ts";
+
+/**
+ * Two webhook workers draining one burst at the same time, one of them killed with SIGKILL while it holds claimed
+ * deliveries, a replacement started: every delivery arrives, each ends delivered in the database with no claim left,
+ * and the only duplicates are deliveries the dead worker had claimed and whose outcome it never wrote (the
+ * at-least-once contract). The accounting needs no timing: a claim counts an attempt (`attempts`), every outcome a
+ * live worker writes logs one (`webhook_attempts`, even when its claim was lost), so the claims whose outcome was
+ * never written are exactly the dead worker's outstanding ones.
+ */
+const orders = 1_500;
+// Leases long enough that a live worker never loses one under load (that would be a duplicate the crash did not
+// cause), short enough that the dead worker's come back quickly.
+const workerEnv = {
+  WEBHOOK_TIMEOUT: "3s",
+  WEBHOOK_LEASE: "5s",
+  WEBHOOK_POLL_INTERVAL: "500ms",
+  DATABASE_POOL_MAX: "4",
+};
+
+interface Endpoint {
+  receiver: Receiver;
+  secret: string;
+  subscriptionId: string;
+}
+
+/** A worker that serves its metrics on its own port, with its own application name in pg_stat_activity. */
+async function startNamedWorker(databaseUrl: string, name: string) {
+  const metricsPort = await freePort();
+  const worker = await startWorkerProcess(databaseUrl, {
+    ...workerEnv,
+    PGAPPNAME: name,
+    METRICS_PORT: String(metricsPort),
+  });
+  return {
+    name,
+    process: worker,
+    /** Attempts this worker has finished with a 2xx, from its own metrics. */
+    async succeeded(): Promise<number> {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const line = text
+        .split("\n")
+        .find((l) => l.startsWith('cellvi_webhook_delivery_attempts_total{outcome="succeeded"}'));
+      return line ? Number(line.split(" ").pop()) : 0;
+    },
+  };
+}
+
+describe("two webhook workers at once, one killed mid-burst", () => {
+  let testDb: TestDb;
+  const endpoints: Endpoint[] = [];
+  let tenantId: string;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    testDb = await openTestDb("postgres");
+    tenantId = (await createTenant(testDb.db, { name: "Two workers" })).tenant.id;
+    // Two endpoints, each answer held a little, so both workers always have attempts in flight.
+    for (let i = 0; i < 2; i++) {
+      const receiver = await startReceiver(() => ({
+        status: 200,
+        holdUntil: new Promise<void>((resolve) => setTimeout(resolve, 20)),
+      }));
+      const secret = generateWebhookSecret();
+      const created = await createSubscription(
+        testDb.db,
+        testKeyring(),
+        { tenantId, mode: "test" },
+        { url: receiver.url, events: ["*"], secret },
+      );
+      if (created.kind !== "created") throw new Error(`subscription not created: ${created.kind}`);
+      endpoints.push({ receiver, secret, subscriptionId: created.subscription.id });
+    }
+  });
+
+  afterAll(async () => {
+    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
+    for (const { receiver } of endpoints) await receiver.close();
+    await testDb?.close();
+  });
+
+  it("delivers everything; duplicates only of what the dead worker held", async () => {
+    const total = orders * endpoints.length;
+    const [killed, survivor] = await Promise.all([
+      startNamedWorker(testDb.url!, "crash-test-killed"),
+      startNamedWorker(testDb.url!, "crash-test-survivor"),
+    ]);
+    workers.push(killed.process, survivor.process);
+    const burst = (async () => {
+      for (let i = 0; i < orders / 150; i++) await insertOrdersWithSql(testDb.db, tenantId, "test", 150);
+    })();
+
+    // Both draining at once, well into the burst.
+    await waitFor(
+      async () => (await killed.succeeded()) >= 100 && (await survivor.succeeded()) >= 100,
+      "both workers to have delivered 100 each",
+      60_000,
+    );
+    killed.process.child.kill("SIGKILL");
+    expect(await killed.process.exited).toMatchObject({ signal: "SIGKILL" });
+    await burst;
+    // A statement the dead worker had started (a claim, an outcome write) ends once its backend notices the closed
+    // socket: after that, what the dead worker holds no longer changes.
+    await waitFor(
+      async () => {
+        const { rows } = await testDb.db.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where application_name = 'crash-test-killed'",
+        );
+        return rows[0]!.n === 0;
+      },
+      "the killed worker's database sessions to end",
+      30_000,
+    );
+    const atKill = await testDb.db.query<{ id: string; succeeded: boolean }>(
+      `select id, status = 'succeeded' as succeeded from webhook_deliveries
+        where status = 'succeeded' or lease_token is not null`,
+    );
+    // Claimed at the kill: the dead worker's outstanding deliveries and the survivor's in flight.
+    const leasedAtKill = new Set(atKill.rows.filter((r) => !r.succeeded).map((r) => r.id));
+    const deliveredAtKill = atKill.rows.length - leasedAtKill.size;
+    expect(deliveredAtKill, "the kill came mid-burst").toBeLessThan(total);
+
+    const replacement = await startNamedWorker(testDb.url!, "crash-test-replacement");
+    workers.push(replacement.process);
+    await waitFor(
+      async () => {
+        const { rows } = await testDb.db.query<{ n: number }>(
+          "select count(*)::int as n from webhook_deliveries where status = 'succeeded'",
+        );
+        return rows[0]!.n === total;
+      },
+      `all ${total} deliveries to succeed after the kill`,
+      60_000,
+    );
+    for (const worker of [survivor, replacement]) {
+      worker.process.child.kill("SIGTERM");
+      expect(await worker.process.exited, `${worker.name} exits cleanly`).toEqual({ code: 0, signal: null });
+    }
+    const summaries = [survivor, replacement].map((w) => w.process.summary());
+    // A live worker never lost a claim (a lost claim is a duplicate the crash did not cause).
+    for (const summary of summaries) expect(summary.stale).toBe(0);
+
+    // Every delivery ended delivered, no claim left behind, one logged attempt (its success) each.
+    const { rows: deliveries } = await testDb.db.query<{
+      id: string;
+      subscription_id: string;
+      event_id: string;
+      status: string;
+      lease_token: string | null;
+      next_attempt_at: Date | null;
+      attempts: number;
+      logged: number;
+      logged_succeeded: number;
+    }>(
+      `select d.id, d.subscription_id, d.event_id, d.status, d.lease_token, d.next_attempt_at, d.attempts,
+              count(a.id)::int as logged, count(a.id) filter (where a.outcome = 'succeeded')::int as logged_succeeded
+         from webhook_deliveries d left join webhook_attempts a on a.delivery_id = d.id
+        group by d.id`,
+    );
+    expect(deliveries).toHaveLength(total);
+    const stuck = deliveries.filter(
+      (d) => d.status !== "succeeded" || d.lease_token !== null || d.next_attempt_at !== null,
+    );
+    expect(stuck, "deliveries not delivered or still claimed").toEqual([]);
+    expect(deliveries.filter((d) => d.logged !== 1 || d.logged_succeeded !== 1)).toEqual([]);
+
+    // The claims whose outcome was never written: the dead worker's, all among the rows claimed at the kill.
+    const lost = deliveries.filter((d) => d.attempts > d.logged);
+    expect(lost.length, "the killed worker held claimed deliveries").toBeGreaterThan(0);
+    expect(lost.filter((d) => d.attempts !== 2 || !leasedAtKill.has(d.id))).toEqual([]);
+
+    // What the endpoints got: every delivery at least once, nothing else, each duplicate the same signed message,
+    // and no delivery more often than it was claimed (a second copy only where the dead worker's claim was lost).
+    const received = new Map<string, string[]>();
+    for (const { receiver, secret, subscriptionId } of endpoints) {
+      for (const request of receiver.received) {
+        verifyWithLibrary(secret, request);
+        const key = `${subscriptionId} ${String(request.headers["webhook-id"])}`;
+        received.set(key, [...(received.get(key) ?? []), request.body]);
+      }
+    }
+    expect(received.size).toBe(total);
+    let duplicates = 0;
+    for (const delivery of deliveries) {
+      const bodies = received.get(`${delivery.subscription_id} ${delivery.event_id}`);
+      expect(bodies, `delivery ${delivery.id} arrived`).toBeDefined();
+      expect(bodies!.length, `delivery ${delivery.id} arrived at most once per claim`).toBeLessThanOrEqual(
+        delivery.attempts,
+      );
+      expect(new Set(bodies).size).toBe(1);
+      duplicates += bodies!.length - 1;
+    }
+    console.info(
+      `two workers, one killed: ${total} deliveries, ${deliveredAtKill} delivered before the kill, ` +
+        `${lost.length} held by the killed worker (${leasedAtKill.size} claimed by either at the kill), ` +
+        `${duplicates} delivered twice; survivor ${JSON.stringify(summaries[0])}, ` +
+        `replacement ${JSON.stringify(summaries[1])}`,
+    );
+  });
+});
