@@ -1,5 +1,6 @@
 import { loadavg } from "node:os";
 import pg from "pg";
+import { createdHistoryParams, orderInsertParams, orderWithHistoryCtes } from "../src/domain/orders/store.ts";
 import { option, twoCheckouts } from "./lib/args.ts";
 import { median, round } from "./lib/load.ts";
 import { cpuSecondsOf } from "./lib/processes.ts";
@@ -46,6 +47,46 @@ async function createSide(root: string): Promise<Side> {
   return { url, tenantId, drop };
 }
 
+/**
+ * A DO block running `insertOrder`'s statement `count` times: its CTEs from `orderWithHistoryCtes` and its values
+ * from `orderInsertParams` and `createdHistoryParams` (src/domain/orders/store.ts), so a change there reaches this
+ * tool. Only the values are written differently: literals instead of bind parameters, and the three that must
+ * differ per order (external_id, tracking number, tracking token) made on the server from a random `r`.
+ */
+function producerLoop(tenantId: string): string {
+  const input = orderInput(perOrder.externalId);
+  const ids = { trackingNumber: perOrder.trackingNumber, trackingToken: perOrder.trackingToken };
+  const row = orderInsertParams({ tenantId, mode: "test" }, input, ids).map(sqlValue);
+  const history = createdHistoryParams(input).map(sqlValue);
+  return `do $producer$
+     declare r text;
+     begin
+       for i in 1..${count} loop
+         r := md5(random()::text);
+         with ${orderWithHistoryCtes(`values (${row.join(", ")})`, { values: history.join(", "), from: "o" })}
+         select o.id into r from o;
+       end loop;
+     end $producer$`;
+}
+
+/** Placeholders for the per-order values, replaced by expressions of `r` wherever the parameters put them. */
+const perOrder = {
+  externalId: "(external_id of each order)",
+  trackingNumber: "(tracking number of each order)",
+  trackingToken: "(tracking token of each order)",
+};
+
+/** A parameter of the statement as an SQL expression. */
+function sqlValue(value: unknown): string {
+  if (value === perOrder.externalId) return "'PRODUCER-' || r";
+  if (value === perOrder.trackingNumber) return "'CV' || substr(r, 1, 12)";
+  if (value === perOrder.trackingToken) return "'trk_' || r";
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "number") return String(value);
+  if (typeof value === "string") return `'${value.replaceAll("'", "''")}'`;
+  throw new Error(`no SQL literal for ${typeof value} ${String(value)}`);
+}
+
 /** Backend CPU per statement, µs: `count` order creations in one transaction, rolled back. */
 async function measure(side: Side): Promise<number> {
   const client = new pg.Client({ connectionString: side.url });
@@ -53,32 +94,9 @@ async function measure(side: Side): Promise<number> {
   try {
     const { rows } = await client.query<{ pid: number }>("select pg_backend_pid() as pid");
     const pid = rows[0]!.pid;
-    const input = orderInput("unused");
     await client.query("begin");
     const before = cpuSecondsOf(pid);
-    // The statement of `insertOrder` (src/domain/orders/store.ts), its parameters made on the server.
-    await client.query(
-      `do $$
-       declare r text;
-       begin
-         for i in 1..${count} loop
-           r := md5(random()::text);
-           with o as (
-             insert into orders (tenant_id, mode, external_id, tracking_number, tracking_token, recipient,
-                                 destination, origin, packages, cod_amount, currency, service_level, notes, metadata)
-             values ('${side.tenantId}', 'test', 'PRODUCER-' || r, 'CV' || substr(r, 1, 12), 'trk_' || r,
-                     '${JSON.stringify(input.recipient)}', '${JSON.stringify(input.destination)}', null,
-                     '${JSON.stringify(input.packages)}', null, null, null, null, '{}')
-             on conflict (tenant_id, mode, external_id) do nothing
-             returning *
-           ), history as (
-             insert into order_status_history (order_id, tenant_id, status, description, city, actor, occurred_at)
-             select o.id, o.tenant_id, 'CREATED', 'Order received', null, 'api', o.created_at from o
-           )
-           select o.id into r from o;
-         end loop;
-       end $$`,
-    );
+    await client.query(producerLoop(side.tenantId));
     const after = cpuSecondsOf(pid);
     await client.query("rollback");
     return ((after - before) * 1e6) / count;
