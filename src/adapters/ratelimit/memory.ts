@@ -49,13 +49,10 @@ export class MemoryRateLimiter implements RateLimiter {
    * The Redis limiter's requests resume together anyway, when their shared call returns.
    */
   consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
-    let decision: RateLimitDecision;
-    try {
-      decision = this.consumeNow(subject, policy, cost);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // Decided in the executor, which runs before the constructor returns: a policy it cannot apply throws there and
+    // comes back as the promise's rejection (as the Redis limiter's does), with no try of our own around it.
     return new Promise((resolve) => {
+      const decision = this.consumeNow(subject, policy, cost);
       let answers = this.turnAnswers;
       if (!answers) {
         const turn: (() => void)[] = [];

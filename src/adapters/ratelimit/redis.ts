@@ -154,14 +154,10 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
-    let params: ReturnType<typeof gcraParameters>;
-    try {
-      params = gcraParameters(policy, cost);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // Not an async function: the promise below is the decision's, without one more wrapped around it.
+    // Not an async function: the promise below is the decision's, without one more wrapped around it. A policy it
+    // cannot apply throws in the executor and comes back as that promise's rejection.
     return new Promise<RateLimitDecision>((resolve, reject) => {
+      const params = gcraParameters(policy, cost);
       const waiter: Waiter = { increment: params.increment, resolve, reject };
       let lanes = this.lanes.get(subject);
       if (lanes) {
