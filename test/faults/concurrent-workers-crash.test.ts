@@ -60,38 +60,80 @@ async function startNamedWorker(databaseUrl: string, name: string) {
   };
 }
 
-describe("two webhook workers at once, one killed mid-burst", () => {
-  let testDb: TestDb;
+/** A private database, a tenant, and two endpoints subscribed to everything, each answer held a little. */
+async function setUp(name: string): Promise<{ testDb: TestDb; tenantId: string; endpoints: Endpoint[] }> {
+  const testDb = await openTestDb("postgres");
+  const tenantId = (await createTenant(testDb.db, { name })).tenant.id;
   const endpoints: Endpoint[] = [];
+  for (let i = 0; i < 2; i++) {
+    const receiver = await startReceiver(() => ({
+      status: 200,
+      holdUntil: new Promise<void>((resolve) => setTimeout(resolve, 20)),
+    }));
+    const secret = generateWebhookSecret();
+    const created = await createSubscription(
+      testDb.db,
+      testKeyring(),
+      { tenantId, mode: "test" },
+      { url: receiver.url, events: ["*"], secret },
+    );
+    if (created.kind !== "created") throw new Error(`subscription not created: ${created.kind}`);
+    endpoints.push({ receiver, secret, subscriptionId: created.subscription.id });
+  }
+  return { testDb, tenantId, endpoints };
+}
+
+async function tearDown(
+  setup: { testDb: TestDb; endpoints: Endpoint[] } | undefined,
+  workers: WorkerProcess[],
+): Promise<void> {
+  for (const worker of workers) {
+    if (worker.child.exitCode !== null || worker.child.signalCode !== null) continue;
+    worker.child.kill("SIGCONT");
+    worker.child.kill("SIGKILL");
+  }
+  for (const { receiver } of setup?.endpoints ?? []) await receiver.close();
+  await setup?.testDb.close();
+}
+
+/** Every delivery of `endpoints` has arrived at least once, each copy the same signed bytes; nothing else arrived. */
+async function expectEveryDeliveryArrived(
+  testDb: TestDb,
+  endpoints: Endpoint[],
+): Promise<Map<string, string[]>> {
+  const received = new Map<string, string[]>();
+  for (const { receiver, secret, subscriptionId } of endpoints) {
+    for (const request of receiver.received) {
+      verifyWithLibrary(secret, request);
+      const key = `${subscriptionId} ${String(request.headers["webhook-id"])}`;
+      received.set(key, [...(received.get(key) ?? []), request.body]);
+    }
+  }
+  const { rows } = await testDb.db.query<{ key: string }>(
+    "select subscription_id || ' ' || event_id as key from webhook_deliveries",
+  );
+  expect(
+    rows.filter((row) => !received.has(row.key)),
+    "deliveries that never arrived",
+  ).toEqual([]);
+  expect(received.size, "requests that are no delivery").toBe(rows.length);
+  for (const bodies of received.values()) expect(new Set(bodies).size).toBe(1);
+  return received;
+}
+
+describe("two webhook workers at once, one killed mid-burst", () => {
+  let setup: Awaited<ReturnType<typeof setUp>> | undefined;
+  let testDb: TestDb;
+  let endpoints: Endpoint[];
   let tenantId: string;
   const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    testDb = await openTestDb("postgres");
-    tenantId = (await createTenant(testDb.db, { name: "Two workers" })).tenant.id;
-    // Two endpoints, each answer held a little, so both workers always have attempts in flight.
-    for (let i = 0; i < 2; i++) {
-      const receiver = await startReceiver(() => ({
-        status: 200,
-        holdUntil: new Promise<void>((resolve) => setTimeout(resolve, 20)),
-      }));
-      const secret = generateWebhookSecret();
-      const created = await createSubscription(
-        testDb.db,
-        testKeyring(),
-        { tenantId, mode: "test" },
-        { url: receiver.url, events: ["*"], secret },
-      );
-      if (created.kind !== "created") throw new Error(`subscription not created: ${created.kind}`);
-      endpoints.push({ receiver, secret, subscriptionId: created.subscription.id });
-    }
+    setup = await setUp("Two workers, one killed");
+    ({ testDb, endpoints, tenantId } = setup);
   });
 
-  afterAll(async () => {
-    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill("SIGKILL");
-    for (const { receiver } of endpoints) await receiver.close();
-    await testDb?.close();
-  });
+  afterAll(() => tearDown(setup, workers));
 
   it("delivers everything; duplicates only of what the dead worker held", async () => {
     const total = orders * endpoints.length;
@@ -185,23 +227,13 @@ describe("two webhook workers at once, one killed mid-burst", () => {
 
     // What the endpoints got: every delivery at least once, nothing else, each duplicate the same signed message,
     // and no delivery more often than it was claimed (a second copy only where the dead worker's claim was lost).
-    const received = new Map<string, string[]>();
-    for (const { receiver, secret, subscriptionId } of endpoints) {
-      for (const request of receiver.received) {
-        verifyWithLibrary(secret, request);
-        const key = `${subscriptionId} ${String(request.headers["webhook-id"])}`;
-        received.set(key, [...(received.get(key) ?? []), request.body]);
-      }
-    }
-    expect(received.size).toBe(total);
+    const received = await expectEveryDeliveryArrived(testDb, endpoints);
     let duplicates = 0;
     for (const delivery of deliveries) {
       const bodies = received.get(`${delivery.subscription_id} ${delivery.event_id}`);
-      expect(bodies, `delivery ${delivery.id} arrived`).toBeDefined();
       expect(bodies!.length, `delivery ${delivery.id} arrived at most once per claim`).toBeLessThanOrEqual(
         delivery.attempts,
       );
-      expect(new Set(bodies).size).toBe(1);
       duplicates += bodies!.length - 1;
     }
     console.info(
@@ -209,6 +241,117 @@ describe("two webhook workers at once, one killed mid-burst", () => {
         `${lost.length} held by the killed worker (${leasedAtKill.size} claimed by either at the kill), ` +
         `${duplicates} delivered twice; survivor ${JSON.stringify(summaries[0])}, ` +
         `replacement ${JSON.stringify(summaries[1])}`,
+    );
+  });
+});
+
+/**
+ * The deliveries a session of the worker named `name` has updated in a transaction it leaves open (idle in
+ * transaction): the rows whose current version that transaction is replacing. Waits up to 200 ms for a statement
+ * of its still running to finish.
+ */
+async function rowsLockedByIdleTransactionOf(testDb: TestDb, name: string): Promise<string[]> {
+  for (let look = 0; look < 10; look++) {
+    const { rows } = await testDb.db.query<{ id: string | null; active: number }>(
+      `select d.id, (select count(*)::int from pg_stat_activity a
+                      where a.application_name = $1 and a.state = 'active') as active
+         from (select 1) one
+         left join pg_stat_activity s
+           on s.application_name = $1 and s.state = 'idle in transaction' and s.backend_xid is not null
+         left join webhook_deliveries d on d.xmax::text = s.backend_xid::text`,
+      [name],
+    );
+    const ids = rows.flatMap((row) => (row.id ? [row.id] : []));
+    if (ids.length > 0 || rows[0]!.active === 0) return ids;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return [];
+}
+
+/**
+ * A worker whose host is lost between its outcome write and the commit leaves that transaction open on the server
+ * (its connection is never closed; TCP keepalive would notice after about two hours by default), and the write has
+ * locked the deliveries it updated: every claim skips them, long after their lease. SIGSTOP makes that state at
+ * will: the frozen process's sockets stay open. The outcome write's transaction ends itself after a lease of
+ * silence (`recordAttemptOutcomes`), so the other worker delivers them.
+ */
+describe("two webhook workers at once, one frozen between its outcome write and the commit", () => {
+  let setup: Awaited<ReturnType<typeof setUp>> | undefined;
+  let testDb: TestDb;
+  let endpoints: Endpoint[];
+  let tenantId: string;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    setup = await setUp("Two workers, one frozen");
+    ({ testDb, endpoints, tenantId } = setup);
+  });
+
+  afterAll(() => tearDown(setup, workers));
+
+  it("keeps no delivery locked past its lease: the other worker delivers them all", async () => {
+    const total = orders * endpoints.length;
+    const [frozen, live] = await Promise.all([
+      startNamedWorker(testDb.url!, "crash-test-frozen"),
+      startNamedWorker(testDb.url!, "crash-test-live"),
+    ]);
+    workers.push(frozen.process, live.process);
+    const burst = (async () => {
+      for (let i = 0; i < orders / 150; i++) await insertOrdersWithSql(testDb.db, tenantId, "test", 150);
+    })();
+    await waitFor(
+      async () => (await frozen.succeeded()) >= 100 && (await live.succeeded()) >= 100,
+      "both workers to have delivered 100 each",
+      60_000,
+    );
+    // Stopped and let go again until it is caught with such a transaction open (usually at the first stop: outcome
+    // writes take a good part of a busy worker's time).
+    let locked: string[] = [];
+    for (let tries = 0; locked.length === 0; tries++) {
+      if (tries === 300)
+        throw new Error("300 stops never caught the worker between an outcome write and its commit");
+      frozen.process.child.kill("SIGSTOP");
+      locked = await rowsLockedByIdleTransactionOf(testDb, "crash-test-frozen");
+      if (locked.length > 0) break;
+      frozen.process.child.kill("SIGCONT");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await burst;
+
+    await waitFor(
+      async () => {
+        const { rows } = await testDb.db.query<{ n: number }>(
+          "select count(*)::int as n from webhook_deliveries where status = 'succeeded'",
+        );
+        return rows[0]!.n === total;
+      },
+      `all ${total} deliveries to succeed while a worker stays frozen with ${locked.length} of them locked`,
+      45_000,
+    );
+    const { rows: open } = await testDb.db.query(
+      "select pid from pg_stat_activity where application_name = 'crash-test-frozen' and state = 'idle in transaction'",
+    );
+    expect(open, "the frozen worker's transaction was ended by the server").toEqual([]);
+
+    // Let go, it finds its connection gone, writes its outcomes again on another, and they are all stale: the live
+    // worker's claims hold those rows now (or they are done), so nothing of the frozen worker's overwrites them.
+    frozen.process.child.kill("SIGCONT");
+    for (const worker of [frozen, live]) {
+      worker.process.child.kill("SIGTERM");
+      expect(await worker.process.exited, `${worker.name} exits cleanly`).toEqual({ code: 0, signal: null });
+    }
+    const summaries = [frozen, live].map((w) => w.process.summary());
+    expect(summaries[0]!.stale as number).toBeGreaterThanOrEqual(locked.length);
+    expect(summaries[1]!.stale).toBe(0);
+    const { rows: unfinished } = await testDb.db.query(
+      `select id, status, lease_token from webhook_deliveries
+        where status <> 'succeeded' or lease_token is not null or next_attempt_at is not null`,
+    );
+    expect(unfinished).toEqual([]);
+    await expectEveryDeliveryArrived(testDb, endpoints);
+    console.info(
+      `two workers, one frozen: ${total} deliveries, ${locked.length} locked by its open transaction, all ` +
+        `delivered by the other; frozen ${JSON.stringify(summaries[0])}, live ${JSON.stringify(summaries[1])}`,
     );
   });
 });

@@ -324,7 +324,7 @@ describe.each(dbKinds)("webhook retries on %s", (kind) => {
           subscriptionWasFailing: false,
         },
       ],
-      { now: clock.now(), disableAfterMs: 5 * 86_400_000, secretWaitMaxMs: 3_600_000 },
+      { now: clock.now(), disableAfterMs: 5 * 86_400_000, secretWaitMaxMs: 3_600_000, leaseMs: 40_000 },
     );
     expect(late.stale).toBe(1);
     expect((await deliveryRows(t))[0]).toMatchObject({ status: "succeeded", attempts: 2 });

@@ -257,6 +257,7 @@ export async function sendTestEvent(
     now: services.clock.now(),
     disableAfterMs: settings.policy.disableAfterMs,
     secretWaitMaxMs: secretWaitBounds(settings.policy).maxMs,
+    leaseMs: settings.leaseMs,
   });
   const after = await services.db.query<DeliveryRow>("select * from webhook_deliveries where id = $1", [
     delivery.id,

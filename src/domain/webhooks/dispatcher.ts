@@ -377,6 +377,7 @@ class DispatchEngine {
           now: this.services.clock.now(),
           disableAfterMs: this.settings.policy.disableAfterMs,
           secretWaitMaxMs: secretWaitBounds(this.settings.policy).maxMs,
+          leaseMs: this.settings.leaseMs,
         });
         tries = 0;
         this.counters.stale += outcome.stale;

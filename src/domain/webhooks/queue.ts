@@ -7,7 +7,9 @@ import { failPendingDeliveries } from "./subscriptions.ts";
  * claim with `FOR UPDATE SKIP LOCKED`, so any number of them share the queue without blocking each other, and
  * move the claimed rows' `next_attempt_at` to the end of a lease: a worker that dies (SIGKILL, lost host) simply
  * stops renewing nothing, and its rows become due again when the lease runs out. Outcomes are recorded only while
- * the worker's claim (`lease_token`) still holds the row. Delivery is therefore at least once; the `webhook-id`
+ * the worker's claim (`lease_token`) still holds the row. The one transaction a worker keeps open across round trips,
+ * the outcome write, ends on the server's side if the worker stops talking in it (see `recordAttemptOutcomes`), so a
+ * lost host cannot keep rows locked past their lease either. Delivery is therefore at least once; the `webhook-id`
  * header (the event id) lets receivers drop the rare duplicate.
  */
 
@@ -287,6 +289,17 @@ export const outcomeWriteSql = `with input as (
  * small, or before it was ever analysed, that plan reads the whole table (a hash join over a sequential scan) on
  * every write, so each write costs more as the table grows; at a sustained 1,000 events/s that took most of the
  * database's CPU within a minute and delivery fell minutes behind (session 3).
+ *
+ * The transaction holds its deliveries' row locks from the write until the commit, a round trip later. A worker
+ * whose host is lost (or whose process is frozen) in between leaves it open with its connection: the server sees no
+ * closed socket (a frozen process's kernel still answers; a lost host's TCP keepalive is noticed after about two
+ * hours by default), and every claim skips those rows (SKIP LOCKED) long after their lease has run out, while the
+ * live workers, finding them due, claim again every 5 ms, their shortest sleep (session 9: a worker stopped with
+ * SIGSTOP after its write kept 32 to 88 deliveries from the live worker for as long as it stayed stopped;
+ * test/faults/concurrent-workers-crash.test.ts). So the transaction sets `idle_in_transaction_session_timeout` to
+ * the lease: the server ends a session left idle in it that long, its locks go with it, and the rows are claimed
+ * again at most a lease after their own lease ran out. A live worker's gaps between these statements are
+ * milliseconds; if one ever lasted a lease, the write fails and is retried on another connection.
  */
 export async function recordAttemptOutcomes(
   db: Db,
@@ -296,6 +309,8 @@ export async function recordAttemptOutcomes(
     disableAfterMs: number;
     /** The longest wait of a delivery waiting for its secret's key (`secretWaitBounds(policy).maxMs`). */
     secretWaitMaxMs: number;
+    /** The claims' lease: the longest the server lets this transaction sit idle before ending its session. */
+    leaseMs: number;
   },
 ): Promise<RecordOutcome> {
   if (records.length === 0) return { disabled: [], stale: 0 };
@@ -305,7 +320,9 @@ export async function recordAttemptOutcomes(
       (r.outcome === "failed" && !r.notSent) || r.subscriptionWasFailing || r.disableSubscription !== null,
   );
   const write = async (tx: Queryable): Promise<RecordOutcome> => {
-    await tx.exec(outcomeWritePlanSettings);
+    await tx.exec(
+      `${outcomeWritePlanSettings}; set local idle_in_transaction_session_timeout = ${Math.max(1, Math.ceil(options.leaseMs))}`,
+    );
     const applied = await tx.query<{ id: string }>(outcomeWriteSql, [
       records.map((r) => r.deliveryId),
       records.map((r) => r.leaseToken),
