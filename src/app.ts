@@ -6,6 +6,7 @@ import { bodyGuard, isJsonMediaType, mediaTypeOf } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
 import { addResponseHeader, addResponseHeaders, requestHeader } from "./http/headers.ts";
 import { unparsableJsonError } from "./http/json-body.ts";
+import { cachedDefaultRouter } from "./http/literal-route-cache.ts";
 import { prefersHtml } from "./http/negotiation.ts";
 import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { assignRequestId, newRequestId } from "./http/request-id.ts";
@@ -147,6 +148,8 @@ function methodNotAllowed(method: string, allowed: readonly string[]): ApiError 
  */
 export function createApp(services: Services): App {
   const app: App = new OpenAPIHono<AppEnv>({
+    // Hono's own router, with the match of each literal path kept (src/http/literal-route-cache.ts).
+    router: cachedDefaultRouter(),
     // Zod failures of any request part (body, query, path, headers) become one problem+json shape.
     defaultHook: (result, c) => {
       if (!result.success) {
