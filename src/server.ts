@@ -8,6 +8,7 @@ import { startConnectorWorker } from "./domain/connectors/worker.ts";
 import { housekeep } from "./domain/retention.ts";
 import { startDispatcher } from "./domain/webhooks/dispatcher.ts";
 import { sealWebhookSecrets } from "./domain/webhooks/sealed-secrets.ts";
+import { nodeServerOptions } from "./http/node-response.ts";
 import { applyHttpTimeouts } from "./http/server-timeouts.ts";
 import { mountLocalChannel } from "./local/admin-channel.ts";
 import { acquireDataDirLock } from "./local/data-dir-lock.ts";
@@ -33,7 +34,13 @@ async function start(): Promise<void> {
   const app = createApp(services);
   const localChannel = embedded ? mountLocalChannel(app, services) : null;
 
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
+  const server = serve({
+    fetch: app.fetch,
+    port: config.PORT,
+    hostname: config.HOST,
+    // Envelope headers written with the response's own in one writeHead (src/http/node-response.ts).
+    serverOptions: nodeServerOptions,
+  });
   applyHttpTimeouts(server as Server, config.HTTP_IDLE_TIMEOUT_MS);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);

@@ -18,6 +18,8 @@ interface NodeIncoming {
 interface NodeOutgoing {
   headersSent: boolean;
   setHeader(name: string, value: string): unknown;
+  /** The Node server's own response class has it (src/http/node-response.ts): setHeader, held for writeHead. */
+  holdHeader?(name: string, value: string): void;
 }
 
 function nodeIncoming(c: Context): NodeIncoming | undefined {
@@ -47,12 +49,15 @@ export function requestHeader(c: Context, name: string): string | undefined {
  * route can, say, set its own Cross-Origin-Resource-Policy). Called by middleware after `await next()`.
  *
  * On Node they go onto the ServerResponse with `setHeader`: `writeHead`, which the adapter calls with the
- * response's own headers once the app has answered, merges both, its own taking precedence.
+ * response's own headers once the app has answered, merges both, its own taking precedence. The Node server's
+ * response class (`EnvelopeServerResponse`) holds them instead and writes them with the response's own in one
+ * `writeHead`, in the same order and with the same precedence.
  */
 export function addResponseHeaders(c: Context, headers: Record<string, string>): void {
   const outgoing = nodeOutgoing(c);
   if (outgoing) {
-    for (const name in headers) outgoing.setHeader(name, headers[name]!);
+    if (outgoing.holdHeader) for (const name in headers) outgoing.holdHeader(name, headers[name]!);
+    else for (const name in headers) outgoing.setHeader(name, headers[name]!);
     return;
   }
   const target = c.res.headers;
@@ -62,6 +67,8 @@ export function addResponseHeaders(c: Context, headers: Record<string, string>):
 /** One header, as addResponseHeaders. */
 export function addResponseHeader(c: Context, name: string, value: string): void {
   const outgoing = nodeOutgoing(c);
-  if (outgoing) outgoing.setHeader(name, value);
-  else if (!c.res.headers.has(name)) c.res.headers.set(name, value);
+  if (outgoing) {
+    if (outgoing.holdHeader) outgoing.holdHeader(name, value);
+    else outgoing.setHeader(name, value);
+  } else if (!c.res.headers.has(name)) c.res.headers.set(name, value);
 }

@@ -13,6 +13,7 @@ import { createApiKey } from "../../src/domain/keys/store.ts";
 import { createTenant } from "../../src/domain/tenants/store.ts";
 import { buildAuthServices } from "../../src/http/auth-services.ts";
 import type { App } from "../../src/http/context.ts";
+import { nodeServerOptions } from "../../src/http/node-response.ts";
 import { createMetrics } from "../../src/observability/metrics.ts";
 import { type Clock, type Services, systemClock } from "../../src/services.ts";
 import { openTestDb, type TestDb } from "./db.ts";
@@ -154,11 +155,22 @@ export function orderBody(overrides: Record<string, unknown> = {}): Record<strin
  * The app behind a real Node HTTP server (`@hono/node-server`, as `npm start` serves it) on an ephemeral loopback
  * port, for what only a socket shows: the peer address, request framing, headers written by the Node path.
  */
-export async function serveOnNode(app: App): Promise<{ base: string; close(): Promise<void> }> {
-  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+export async function serveOnNode(
+  app: App,
+  options: { plainServerResponse?: boolean } = {},
+): Promise<{ base: string; port: number; close(): Promise<void> }> {
+  // As src/server.ts serves it, unless the test asks for Node's own ServerResponse.
+  const server = serve({
+    fetch: app.fetch,
+    port: 0,
+    hostname: "127.0.0.1",
+    serverOptions: options.plainServerResponse ? {} : nodeServerOptions,
+  });
   await new Promise((resolve) => server.once("listening", resolve));
+  const port = (server.address() as AddressInfo).port;
   return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    base: `http://127.0.0.1:${port}`,
+    port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
