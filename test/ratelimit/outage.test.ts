@@ -18,7 +18,9 @@ function redisDecisions(metrics: string): number {
   return match ? Number(match[1]) : 0;
 }
 
-describe("rate limiting through a Redis outage", () => {
+// The outage tests wait through a dead server's command timeouts and a restart, each on an embedded database of its
+// own: a few seconds alone, but once past the default 30 s on a machine loaded by other suites running beside them.
+describe("rate limiting through a Redis outage", { timeout: 90_000 }, () => {
   let redis: PrivateRedis;
   beforeAll(async () => {
     redis = await PrivateRedis.start();
