@@ -22,6 +22,8 @@ import {
 import { scenarioMemory } from "./scenarios/memory.ts";
 import {
   benchSealingKey,
+  type ProducerMode,
+  producerModes,
   scenarioDispatcherThroughput,
   scenarioWebhookLatency,
   subscribeReceiver,
@@ -29,7 +31,9 @@ import {
 
 /**
  * `npm run bench [-- --quick] [--scenarios 1,2,3] [--profile]`: the performance benchmarks of issue 9 against
- * the machine's real PostgreSQL and Redis, never part of the tests. Method and figures: BENCHMARKS.md.
+ * the machine's real PostgreSQL and Redis, never part of the tests. Method and figures: BENCHMARKS.md. Scenario 4
+ * takes `--producer one-statement|three-trips` (how its load generator commits each event, see ProducerMode),
+ * `--webhook-rates 200,1000` and `--webhook-seconds N` (60, 10 with `--quick`).
  *
  * Each HTTP scenario alternates runs with a bare node:http server measured by the same load generator in the same
  * run, and reports medians and the ratio to that baseline. The whole run is bounded (a watchdog ends it at 28 min;
@@ -55,6 +59,10 @@ interface Options {
   gatewayRoot: string;
   /** Names the results file: bench/results/<full|quick>-<label>.json. */
   label: string;
+  /** Scenario 4's producer (`--producer one-statement|three-trips`). */
+  producer: ProducerMode;
+  /** Scenario 4's rates, events/s (`--webhook-rates 200,1000`). */
+  webhookRates: number[];
   /** Scenario 1's route (`--noop-path`): /v1/whoami, or an older checkout's stand-in for a before/after run. */
   noopPath: string;
 }
@@ -78,10 +86,17 @@ function parseOptions(argv: string[]): Options {
   const scenarios = new Set((value("scenarios") ?? "1,2,3,4,5,6").split(",").map((s) => Number(s.trim())));
   for (const s of scenarios) if (!(s >= 1 && s <= 6)) throw new Error(`unknown scenario ${s} (1-6)`);
   const noopPath = value("noop-path") ?? "/v1/whoami";
+  const producer = (value("producer") ?? "one-statement") as ProducerMode;
+  if (!producerModes.includes(producer)) throw new Error(`--producer: ${producerModes.join(" or ")}`);
+  const webhookRates = (value("webhook-rates") ?? "200,1000").split(",").map((r) => Number(r.trim()));
+  if (!webhookRates.every((r) => r > 0))
+    throw new Error("--webhook-rates: positive numbers, comma-separated");
   if (!noopPath.startsWith("/v1/")) throw new Error("--noop-path must be a keyed route under /v1/");
   return {
     quick,
     noopPath,
+    producer,
+    webhookRates,
     scenarios,
     runs: numeric("runs", 5, 2),
     durationS: numeric("duration", 10, 3),
@@ -225,8 +240,10 @@ async function main(): Promise<void> {
     }
     if (receiver && options.scenarios.has(4)) {
       const latency = [];
-      for (const rate of [200, 1000]) {
-        log(`scenario 4: webhook latency at ${rate} events/s for ${options.webhookS} s`);
+      for (const rate of options.webhookRates) {
+        log(
+          `scenario 4: webhook latency at ${rate} events/s for ${options.webhookS} s (producer: ${options.producer})`,
+        );
         const result = await scenarioWebhookLatency({
           databaseUrl: database.url,
           tenant: webhookTenant,
@@ -234,10 +251,11 @@ async function main(): Promise<void> {
           ratePerSecond: rate,
           durationS: options.webhookS,
           gatewayPid,
+          producer: options.producer,
           log,
         });
         log(
-          `  ${result.produced} events (${result.achievedRate}/s): p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, lost ${result.lost}, duplicates ${result.duplicates}, commit ${result.commitRoundTripP50} ms, gateway CPU ${result.gatewayCpuMicrosPerDelivery} µs/delivery, its database backends ${result.databaseCpuMicrosPerDelivery} µs/delivery`,
+          `  ${result.produced} events (${result.achievedRate}/s): p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, lost ${result.lost}, duplicates ${result.duplicates}, commit ${result.commitRoundTripP50} ms, gateway CPU ${result.gatewayCpuMicrosPerDelivery} µs/delivery, its database backends ${result.databaseCpuMicrosPerDelivery} µs/delivery; producer: driver ${result.producerCpuMicrosPerEvent.driver} µs/event, its backends ${result.producerCpuMicrosPerEvent.backends} µs/event`,
         );
         latency.push(result);
       }

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { clientQueryable } from "../../src/adapters/db/postgres.ts";
-import type { Db } from "../../src/adapters/db/types.ts";
+import type { Db, Queryable } from "../../src/adapters/db/types.ts";
 import { insertOrder } from "../../src/domain/orders/store.ts";
 import { median, percentile, round } from "../lib/load.ts";
 import {
@@ -20,6 +20,37 @@ import { type BenchTenant, orderInput } from "../lib/setup.ts";
 export const benchSealingKey = Buffer.alloc(32, 11).toString("base64");
 
 const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+/**
+ * How scenario 4's producer commits each event (`--producer`). Both give every event a transaction of its own and
+ * take its timestamp once the commit is acknowledged.
+ * - `one-statement` (the default since session 9): `insertOrder`'s statement alone, as its own implicit
+ *   transaction, one round trip, as a named prepared statement: what `POST /v1/orders/create` without an
+ *   Idempotency-Key sends through the gateway's pool. node-postgres resolves a query at ReadyForQuery, which
+ *   PostgreSQL sends after the Sync that commits the implicit transaction, so the acknowledgement is the commit's.
+ * - `three-trips` (sessions 3 to 8): `begin`, the statement (unnamed), `commit` on one pooled connection.
+ */
+export type ProducerMode = "one-statement" | "three-trips";
+export const producerModes: readonly ProducerMode[] = ["one-statement", "three-trips"];
+
+/** A pool as a Queryable whose parameterised statements are named (prepared once per connection), as the gateway's. */
+function namedStatementQueryable(pool: pg.Pool): Queryable {
+  const names = new Map<string, string>();
+  return {
+    async query<Row>(text: string, params: readonly unknown[] = []) {
+      let name = names.get(text);
+      if (name === undefined) {
+        name = `bench_producer_${names.size}`;
+        names.set(text, name);
+      }
+      const result = await pool.query({ name, text, values: params as unknown[] });
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    },
+    async exec(text: string) {
+      await pool.query(text);
+    },
+  };
+}
 
 /** Subscribes the tenant to ORDER_CREATED at the receiver, through the API as a customer would. */
 export async function subscribeReceiver(gatewayUrl: string, tenant: BenchTenant, receiverPort: number) {
@@ -44,8 +75,19 @@ export interface LatencyResult {
   p50: number;
   p99: number;
   max: number;
-  /** The producer's own commit round trip, for reading the figures: the event exists from some point inside it. */
+  /** How the producer committed each event. */
+  producer: ProducerMode;
+  /**
+   * The producer's own commit round trip, for reading the figures: the event exists from some point inside it. With
+   * `one-statement` it is the statement's whole round trip (the insert, its triggers and the commit).
+   */
   commitRoundTripP50: number;
+  /**
+   * The load generator's cost per event committed, from the first event to the last commit: the driver process
+   * (this one: pacing, the producer's pool and client, the backends' sampler) and the PostgreSQL backends of the
+   * producer's connections (its statements, triggers and commits). Not part of the system under test's figures.
+   */
+  producerCpuMicrosPerEvent: { driver: number; backends: number | null };
   /**
    * The gateway's CPU time (user + system, /proc) from the first event to the last arrival, per delivery received:
    * in this scenario the gateway serves no requests, so this is its in-process dispatcher's cost per delivery
@@ -77,16 +119,28 @@ export async function scenarioWebhookLatency(options: {
   durationS: number;
   /** The gateway process, whose CPU time is read from /proc. */
   gatewayPid?: number;
+  /** Default `one-statement`. */
+  producer?: ProducerMode;
   log(line: string): void;
 }): Promise<LatencyResult> {
   const { receiver, ratePerSecond, durationS } = options;
+  const producer = options.producer ?? "one-statement";
+  // 16 connections, at most 64 events in flight (sessions 3 to 8): a commit waiting for the CPU must not hold back
+  // the schedule, and 16 backends are enough for 1,000 events/s at a few milliseconds per round trip.
+  const poolMax = 16;
+  const maxInflight = 64;
   await receiver.reset();
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
-    max: 16,
+    max: poolMax,
     application_name: "bench-producer",
   });
-  const backends = await sampleGatewayBackends(options.databaseUrl);
+  // Every connection opened before the first event, so the backends' sampler sees each from its start.
+  const warm = await Promise.all(Array.from({ length: poolMax }, () => pool.connect()));
+  for (const client of warm) client.release();
+  const backends = await sampleBackends(options.databaseUrl, "gateway");
+  const producerBackends = await sampleBackends(options.databaseUrl, "producer");
+  const named = namedStatementQueryable(pool);
   const scope = { tenantId: options.tenant.tenantId, mode: "test" as const };
   const commits = new Map<string, number>();
   const commitTrips: number[] = [];
@@ -96,7 +150,22 @@ export async function scenarioWebhookLatency(options: {
   let inflight = 0;
   let failures = 0;
 
-  const produce = async (index: number) => {
+  const produceOneStatement = async (index: number) => {
+    try {
+      const before = nowMicros();
+      const result = await insertOrder(named, scope, orderInput(`LAT-${runId}-${index}`));
+      const after = nowMicros();
+      if (result.kind === "created") {
+        commits.set(result.order.id, after);
+        commitTrips.push((after - before) / 1000);
+      }
+    } catch (error) {
+      failures++;
+      if (failures < 5) options.log(`  producer error: ${(error as Error).message}`);
+    }
+  };
+
+  const produceThreeTrips = async (index: number) => {
     const client = await pool.connect();
     try {
       await client.query("begin");
@@ -124,12 +193,14 @@ export async function scenarioWebhookLatency(options: {
       return Number.NaN;
     }
   };
+  const produce = producer === "one-statement" ? produceOneStatement : produceThreeTrips;
   const gatewayCpuBefore = cpuOf(options.gatewayPid);
+  const driverCpuBefore = process.cpuUsage();
   const started = Date.now();
   const pending = new Set<Promise<void>>();
   while (issued < total) {
     const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * ratePerSecond));
-    while (issued < due && inflight < 64) {
+    while (issued < due && inflight < maxInflight) {
       inflight++;
       const job = produce(issued++).finally(() => {
         inflight--;
@@ -137,10 +208,15 @@ export async function scenarioWebhookLatency(options: {
       });
       pending.add(job);
     }
-    await sleep(1);
+    // Until the next event is due (at least 1 ms): at 200/s every 5 ms, not every millisecond (sessions 3 to 8
+    // woke every millisecond whatever the rate, about 0.15 s of the driver's CPU per second at 200/s).
+    const nextDueMs = started + ((issued + 1) * 1000) / ratePerSecond - Date.now();
+    await sleep(inflight < maxInflight ? Math.max(1, Math.ceil(nextDueMs)) : 1);
   }
   await Promise.all(pending);
   const elapsedS = (Date.now() - started) / 1000;
+  const driverCpu = process.cpuUsage(driverCpuBefore);
+  const producerCpu = await producerBackends.stop();
   await pool.end();
 
   // Every committed event must arrive: wait for the stragglers (bounded), then compare.
@@ -152,6 +228,8 @@ export async function scenarioWebhookLatency(options: {
   ).catch(() => {});
   const gatewayCpu = cpuOf(options.gatewayPid) - gatewayCpuBefore;
   const databaseCpu = await backends.stop();
+  const perEvent = (seconds: number) =>
+    Number.isFinite(seconds) && commits.size > 0 ? round((seconds * 1e6) / commits.size, 0) : null;
   const report = await receiver.report();
   const firstArrival = new Map<string, number>();
   for (const arrival of report.arrivals) {
@@ -179,7 +257,12 @@ export async function scenarioWebhookLatency(options: {
     p50,
     p99,
     max: round(Math.max(...latencies), 2),
+    producer,
     commitRoundTripP50: round(median(commitTrips), 2),
+    producerCpuMicrosPerEvent: {
+      driver: perEvent((driverCpu.user + driverCpu.system) / 1e6) ?? 0,
+      backends: perEvent(producerCpu),
+    },
     gatewayCpuMicrosPerDelivery:
       Number.isFinite(gatewayCpu) && firstArrival.size > 0
         ? round((gatewayCpu * 1e6) / firstArrival.size, 0)
@@ -197,10 +280,13 @@ export async function scenarioWebhookLatency(options: {
 
 /**
  * Follows the CPU time of the database backends that serve the gateway (every client backend of the benchmark
- * database except the producer's and this monitor's), from now until `stop`, which resolves to the CPU seconds they
- * used meanwhile (NaN if /proc could not be read).
+ * database except the producer's and the monitors') or those of the producer, from now until `stop`, which resolves
+ * to the CPU seconds they used meanwhile (NaN if /proc could not be read).
  */
-async function sampleGatewayBackends(databaseUrl: string): Promise<{ stop(): Promise<number> }> {
+async function sampleBackends(
+  databaseUrl: string,
+  whose: "gateway" | "producer",
+): Promise<{ stop(): Promise<number> }> {
   const monitor = new pg.Client({ connectionString: databaseUrl, application_name: "bench-monitor" });
   await monitor.connect();
   const first = new Map<number, number>();
@@ -210,7 +296,7 @@ async function sampleGatewayBackends(databaseUrl: string): Promise<{ stop(): Pro
     const { rows } = await monitor.query<{ pid: number }>(
       `select pid from pg_stat_activity
         where datname = current_database() and backend_type = 'client backend'
-          and application_name not in ('bench-producer', 'bench-monitor')`,
+          and ${whose === "producer" ? "application_name = 'bench-producer'" : "application_name not in ('bench-producer', 'bench-monitor')"}`,
     );
     for (const { pid } of rows) {
       try {
