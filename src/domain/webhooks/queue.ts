@@ -85,9 +85,20 @@ export async function claimDueDeliveries(db: Queryable, options: ClaimOptions): 
     busyCounts.push(count);
     if (count >= options.perEndpoint) saturated.push(subscriptionId);
   }
+  // The claim's commit does not wait for its WAL flush (`synchronous_commit = off` for its transaction only: the
+  // statement is its own transaction in the dispatcher, and the setting is read at commit, whatever the order the
+  // two function scans run in). The claim is on every delivery's path, and that wait is the disk's: one-row claims
+  // took 0.64-5.96 ms at the median with it and 0.50-0.85 ms without it on a busy machine (one connection, 500
+  // claims a round, session 9), for the same CPU. Nothing is weaker for it: if PostgreSQL itself crashes before the
+  // flush, the claim is undone and its deliveries are due again at once, to be sent again, where a claim that had
+  // been flushed would hold them until its lease ran out and then be sent again all the same (at least once either
+  // way: the receivers drop the duplicate by its webhook-id). A worker's own crash is unaffected (the claim is
+  // visible to the others as soon as it commits). The outcome write, which ends a delivery, still waits for its
+  // flush, and flushes the claim's WAL before its own.
   const { rows } = await db.query<ClaimedDelivery & { claimed_status: string }>(
-    `select * from cellvi_claim_webhook_deliveries($1::timestamptz, $2::text[], $3::int, $4::text[], $5::int[],
-                                                    $6::int, $7::int, $8::uuid, $9::float8)`,
+    `select c.* from cellvi_claim_webhook_deliveries($1::timestamptz, $2::text[], $3::int, $4::text[], $5::int[],
+                                                      $6::int, $7::int, $8::uuid, $9::float8) c,
+                     set_config('synchronous_commit', 'off', true)`,
     [
       options.now,
       saturated,
