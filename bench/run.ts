@@ -255,7 +255,7 @@ async function main(): Promise<void> {
           log,
         });
         log(
-          `  ${result.produced} events (${result.achievedRate}/s): p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, lost ${result.lost}, duplicates ${result.duplicates}, commit ${result.commitRoundTripP50} ms, gateway CPU ${result.gatewayCpuMicrosPerDelivery} µs/delivery, its database backends ${result.databaseCpuMicrosPerDelivery} µs/delivery; producer: driver ${result.producerCpuMicrosPerEvent.driver} µs/event, its backends ${result.producerCpuMicrosPerEvent.backends} µs/event`,
+          `  ${result.produced} events (${result.achievedRate}/s): p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, lost ${result.lost}, duplicates ${result.duplicates}, commit ${result.commitRoundTripP50} ms, gateway CPU ${result.gatewayCpuMicrosPerDelivery} µs/delivery, its database backends ${result.databaseCpuMicrosPerDelivery} µs/delivery, receiver ${result.receiverCpuMicrosPerDelivery} µs/delivery; producer: driver ${result.producerCpuMicrosPerEvent.driver} µs/event, its backends ${result.producerCpuMicrosPerEvent.backends} µs/event`,
         );
         latency.push(result);
       }

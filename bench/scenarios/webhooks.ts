@@ -101,6 +101,8 @@ export interface LatencyResult {
    * missed. Null when /proc could not be read.
    */
   databaseCpuMicrosPerDelivery: number | null;
+  /** The receiver process's CPU over the same span, per delivery received (it parses and answers each). */
+  receiverCpuMicrosPerDelivery: number | null;
   target: string;
   met: boolean;
 }
@@ -195,6 +197,7 @@ export async function scenarioWebhookLatency(options: {
   };
   const produce = producer === "one-statement" ? produceOneStatement : produceThreeTrips;
   const gatewayCpuBefore = cpuOf(options.gatewayPid);
+  const receiverCpuBefore = cpuOf(receiver.child.pid);
   const driverCpuBefore = process.cpuUsage();
   const started = Date.now();
   const pending = new Set<Promise<void>>();
@@ -227,6 +230,7 @@ export async function scenarioWebhookLatency(options: {
     250,
   ).catch(() => {});
   const gatewayCpu = cpuOf(options.gatewayPid) - gatewayCpuBefore;
+  const receiverCpu = cpuOf(receiver.child.pid) - receiverCpuBefore;
   const databaseCpu = await backends.stop();
   const perEvent = (seconds: number) =>
     Number.isFinite(seconds) && commits.size > 0 ? round((seconds * 1e6) / commits.size, 0) : null;
@@ -270,6 +274,10 @@ export async function scenarioWebhookLatency(options: {
     databaseCpuMicrosPerDelivery:
       Number.isFinite(databaseCpu) && firstArrival.size > 0
         ? round((databaseCpu * 1e6) / firstArrival.size, 0)
+        : null,
+    receiverCpuMicrosPerDelivery:
+      Number.isFinite(receiverCpu) && firstArrival.size > 0
+        ? round((receiverCpu * 1e6) / firstArrival.size, 0)
         : null,
     target: "p50 < 10 ms, p99 < 50 ms, zero lost, at the rate asked for",
     // A rate the producer could not sustain was not measured: the latency at a lower rate proves nothing about it.
