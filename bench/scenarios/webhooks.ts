@@ -33,9 +33,12 @@ const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
 export type ProducerMode = "one-statement" | "three-trips";
 export const producerModes: readonly ProducerMode[] = ["one-statement", "three-trips"];
 
-/** A pool as a Queryable whose parameterised statements are named (prepared once per connection), as the gateway's. */
-function namedStatementQueryable(pool: pg.Pool): Queryable {
-  const names = new Map<string, string>();
+/**
+ * A connection as a Queryable whose parameterised statements are named (prepared once per connection), as the
+ * gateway's pool does. `names` is shared by the producer's connections: node-postgres prepares a name on each
+ * connection the first time that connection runs it.
+ */
+function namedStatementQueryable(client: pg.PoolClient, names: Map<string, string>): Queryable {
   return {
     async query<Row>(text: string, params: readonly unknown[] = []) {
       let name = names.get(text);
@@ -43,11 +46,11 @@ function namedStatementQueryable(pool: pg.Pool): Queryable {
         name = `bench_producer_${names.size}`;
         names.set(text, name);
       }
-      const result = await pool.query({ name, text, values: params as unknown[] });
+      const result = await client.query({ name, text, values: params as unknown[] });
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
     async exec(text: string) {
-      await pool.query(text);
+      await client.query(text);
     },
   };
 }
@@ -142,7 +145,7 @@ export async function scenarioWebhookLatency(options: {
   for (const client of warm) client.release();
   const backends = await sampleBackends(options.databaseUrl, "gateway");
   const producerBackends = await sampleBackends(options.databaseUrl, "producer");
-  const named = namedStatementQueryable(pool);
+  const statementNames = new Map<string, string>();
   const scope = { tenantId: options.tenant.tenantId, mode: "test" as const };
   const commits = new Map<string, number>();
   const commitTrips: number[] = [];
@@ -153,9 +156,15 @@ export async function scenarioWebhookLatency(options: {
   let failures = 0;
 
   const produceOneStatement = async (index: number) => {
+    // The connection first, so the round trip timed is the statement's alone, as the commit's in three-trips.
+    const client = await pool.connect();
     try {
       const before = nowMicros();
-      const result = await insertOrder(named, scope, orderInput(`LAT-${runId}-${index}`));
+      const result = await insertOrder(
+        namedStatementQueryable(client, statementNames),
+        scope,
+        orderInput(`LAT-${runId}-${index}`),
+      );
       const after = nowMicros();
       if (result.kind === "created") {
         commits.set(result.order.id, after);
@@ -164,6 +173,8 @@ export async function scenarioWebhookLatency(options: {
     } catch (error) {
       failures++;
       if (failures < 5) options.log(`  producer error: ${(error as Error).message}`);
+    } finally {
+      client.release();
     }
   };
 
