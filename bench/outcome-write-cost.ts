@@ -89,6 +89,7 @@ try {
         now,
         disableAfterMs: 86_400_000,
         secretWaitMaxMs: 3_600_000,
+        leaseMs: 40_000,
       });
     }
     return Math.round(((ticks() - before) * 10_000) / records.length);
