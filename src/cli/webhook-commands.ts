@@ -38,7 +38,7 @@ export const webhookCommands: CliCommand[] = [
       const counters = dispatcher.counters;
       return {
         json: { signal, ...counters },
-        text: `Stopped on ${signal} after ${counters.claimed} attempts: ${counters.succeeded} succeeded, ${counters.retried} to retry, ${counters.failed} failed${counters.waiting > 0 ? `, ${counters.waiting} not sent (a signing secret cannot be opened: waiting for the key)` : ""}.`,
+        text: `Stopped on ${signal} after ${counters.claimed} attempts: ${counters.succeeded} succeeded, ${counters.retried} to retry, ${counters.failed} failed${counters.waiting > 0 ? `, ${counters.waiting} not sent (a signing secret cannot be opened: waiting for the key)` : ""}${counters.expired > 0 ? `, ${counters.expired} dropped unsent (their claims' leases ran out while they waited)` : ""}.`,
       };
     },
   },

@@ -204,6 +204,76 @@ describe.each(dbKinds)("the webhook dispatcher on %s", (kind) => {
     expect(r.received).toHaveLength(1);
   });
 
+  it("drops unsent a claimed delivery whose lease ran out while it waited for its endpoint's slot", async () => {
+    // A worker frozen or starved while it holds claims: by the time a slot frees up, the lease of a delivery waiting
+    // for it may have run out and another worker may own the row. Judged on the worker's monotonic clock (moved by
+    // hand here): a 15 s lease and a 5 s timeout leave 9 s after the claim was sent to start an attempt (a second
+    // kept to write its outcome).
+    const ctx = await setup({
+      WEBHOOK_ENDPOINT_CONCURRENCY: "1",
+      WEBHOOK_TIMEOUT: "5s",
+      WEBHOOK_LEASE: "15s",
+    });
+    const gates = [0, 1, 2].map(() => {
+      let open: () => void = () => {};
+      const opened = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      return { open, opened };
+    });
+    const r = await receiver((request) => ({ status: 200, holdUntil: gates[request.index]?.opened }));
+    const tenant = await ctx.newTenant();
+    await subscribe(ctx, tenant.apiKey, r.url);
+    let monotonic = 0;
+    const d = await startDispatcher(ctx.services, { monotonicNow: () => monotonic });
+    cleanups.push(() => d.stop());
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 3);
+    // One attempt runs, a second delivery claimed with it waits for the single slot (twice the bound is held).
+    await waitFor(
+      () => r.inFlight === 1 && d.counters.claimed === 2,
+      "one attempt running, one claim waiting",
+    );
+
+    // The last moment its attempt may start: it is sent. Its slot freed, the third delivery is claimed (at 9 s on
+    // this clock, so it may start until 18 s) and waits behind it.
+    monotonic = 9_000;
+    gates[0]!.open();
+    await waitFor(
+      () => r.received.length === 2 && d.counters.claimed === 3,
+      "the second sent, the third claimed",
+    );
+
+    // Past the third one's window when its slot frees: dropped, neither sent nor written.
+    monotonic = 18_001;
+    gates[1]!.open();
+    await waitFor(async () => {
+      const { rows } = await ctx.services.db.query<{ n: number }>(
+        "select count(*)::int as n from webhook_deliveries where status = 'succeeded'",
+      );
+      return rows[0]!.n === 2;
+    }, "the two attempts sent recorded");
+    expect(r.received, "nothing sent after the second").toHaveLength(2);
+    await waitFor(() => d.counters.expired === 1, "the third delivery dropped");
+    expect(d.counters).toMatchObject({ claimed: 3, succeeded: 2, stale: 0, expired: 1 });
+    const { rows } = await ctx.services.db.query<{
+      status: string;
+      attempts: number;
+      leased: boolean;
+      logged: number;
+    }>(
+      `select d.status, d.attempts, d.lease_token is not null as leased, count(a.id)::int as logged
+         from webhook_deliveries d left join webhook_attempts a on a.delivery_id = d.id
+        group by d.id order by d.status desc`,
+    );
+    // Its row stays as the claim left it, due when the lease ends, for whichever worker claims it then.
+    expect(rows).toEqual([
+      { status: "succeeded", attempts: 1, leased: false, logged: 1 },
+      { status: "succeeded", attempts: 1, leased: false, logged: 1 },
+      { status: "pending", attempts: 1, leased: true, logged: 0 },
+    ]);
+    gates[2]!.open();
+  });
+
   it("lets two dispatchers drain one queue, delivering each event once", async () => {
     const ctx = await setup({ WEBHOOK_BATCH_SIZE: "20" });
     const r = await receiver();

@@ -59,6 +59,12 @@ export interface DispatcherOptions {
   settings?: Partial<WebhookSettings>;
   /** The jitter's randomness, injectable for tests. */
   random?: () => number;
+  /**
+   * Milliseconds on a monotonic clock (`performance.now` by default), for judging locally whether a claim is still
+   * within its lease; injectable for tests. Not `services.clock`: tests move that one by hours to reach retries, and
+   * a wall clock can jump.
+   */
+  monotonicNow?: () => number;
 }
 
 export interface DispatchCounters {
@@ -75,6 +81,12 @@ export interface DispatchCounters {
   waiting: number;
   /** Outcomes not written because the claim had been lost (the lease ran out and another worker took over). */
   stale: number;
+  /**
+   * Claimed deliveries dropped unsent: their claim's lease could have run out before an attempt started then could
+   * finish and write its outcome (a worker frozen or starved while they waited for their endpoint's slot). Nothing
+   * is sent or written for them; they are due again when the lease ends, for whichever worker claims them.
+   */
+  expired: number;
 }
 
 /**
@@ -105,6 +117,7 @@ class DispatchEngine {
     failed: 0,
     waiting: 0,
     stale: 0,
+    expired: 0,
   };
   private readonly heldBySubscription = new Map<string, number>();
   private readonly runningBySubscription = new Map<string, number>();
@@ -115,6 +128,8 @@ class DispatchEngine {
    */
   private readonly waiting = new Map<string, ClaimedDelivery[]>();
   private readonly running = new Set<Promise<void>>();
+  /** Per held delivery, the latest moment (monotonic clock) its attempt may start: see `startWindowMs`. */
+  private readonly startBy = new WeakMap<ClaimedDelivery, number>();
   /** Subscriptions whose endpoint answered 410 and whose disabling is not written yet: never claimed meanwhile. */
   private readonly excluded = new Set<string>();
   private toRelease: ClaimedDelivery[] = [];
@@ -136,6 +151,7 @@ class DispatchEngine {
     private readonly sender: WebhookSender,
     readonly observer: DispatchObserver,
     private readonly random: () => number,
+    private readonly monotonicNow: () => number,
   ) {
     this.secrets = webhookSecretOpener(services.config, services.db.kind);
   }
@@ -159,8 +175,21 @@ class DispatchEngine {
    */
   lastClaimBounded = false;
 
+  /**
+   * How long after sending its claim a delivery may still start. The lease ends `leaseMs` after the claim's `now`,
+   * taken before the statement was sent, so "sent + lease" on this worker's monotonic clock never ends later than
+   * the lease does. An attempt started must be able to run its whole timeout and have its outcome written (gathered
+   * for `outcomeWriteDelayMs`, then a round trip) before that: a margin of a second, or half of what the lease leaves
+   * beyond the timeout when that is less (the lease is at least timeout + 1 s, settings.ts).
+   */
+  get startWindowMs(): number {
+    const slack = this.settings.leaseMs - this.settings.timeoutMs;
+    return slack - Math.min(1_000, slack / 2);
+  }
+
   async claimAndStart(limit: number): Promise<number> {
     const heldAtClaim = new Map(this.heldBySubscription);
+    const startBy = this.monotonicNow() + this.startWindowMs;
     // A subscription already at its bound is left out of the claim: that alone cuts it short.
     let bounded = this.saturated;
     const batch = await claimDueDeliveries(this.services.db, {
@@ -183,10 +212,11 @@ class DispatchEngine {
     for (const delivery of batch) {
       this.held++;
       bump(this.heldBySubscription, delivery.subscription_id, 1);
+      this.startBy.set(delivery, startBy);
       if (
         (this.runningBySubscription.get(delivery.subscription_id) ?? 0) < this.settings.endpointConcurrency
       ) {
-        this.start(delivery);
+        this.startOrDrop(delivery);
       } else {
         const queue = this.waiting.get(delivery.subscription_id) ?? [];
         queue.push(delivery);
@@ -194,6 +224,28 @@ class DispatchEngine {
       }
     }
     return batch.length;
+  }
+
+  /**
+   * Starts the attempt, unless the delivery's claim may no longer hold by the time the attempt's outcome is written
+   * (the worker was frozen or starved while it waited; the claim itself may have come back that late). Such a
+   * delivery is dropped unsent: its row may be another worker's claim by now, so sending would be a duplicate and
+   * nothing of this worker's may touch the row (no release, no outcome); if nobody claimed it, it is due again when
+   * its lease ends, with the attempt the claim counted used up, as after a crash. Returns whether it started.
+   */
+  private startOrDrop(delivery: ClaimedDelivery): boolean {
+    if (this.monotonicNow() <= (this.startBy.get(delivery) ?? Number.POSITIVE_INFINITY)) {
+      this.start(delivery);
+      return true;
+    }
+    this.held--;
+    bump(this.heldBySubscription, delivery.subscription_id, -1);
+    this.counters.expired++;
+    this.services.logger.warn(
+      { delivery_id: delivery.id, subscription_id: delivery.subscription_id, event_id: delivery.event_id },
+      "webhook delivery dropped unsent: its claim's lease ran out (or would before an attempt could finish) while it waited",
+    );
+    return false;
   }
 
   private start(delivery: ClaimedDelivery): void {
@@ -229,9 +281,10 @@ class DispatchEngine {
     this.held--;
     bump(this.runningBySubscription, record.subscriptionId, -1);
     bump(this.heldBySubscription, record.subscriptionId, -1);
-    const next = this.waiting.get(record.subscriptionId)?.shift();
-    if (next) this.start(next);
-    if (this.waiting.get(record.subscriptionId)?.length === 0) this.waiting.delete(record.subscriptionId);
+    const queue = this.waiting.get(record.subscriptionId);
+    let next = queue?.shift();
+    while (next && !this.startOrDrop(next)) next = queue?.shift();
+    if (queue?.length === 0) this.waiting.delete(record.subscriptionId);
     if (record.outcome === "succeeded") this.counters.succeeded++;
     else if (record.waitsForSecret) this.counters.waiting++;
     else if (record.deliveryStatus === "pending") this.counters.retried++;
@@ -505,6 +558,7 @@ function engineFor(services: Services, options: DispatcherOptions): DispatchEngi
     options.sender ?? services.webhookSender,
     combineObservers(observers),
     options.random ?? Math.random,
+    options.monotonicNow ?? (() => performance.now()),
   );
 }
 
