@@ -360,7 +360,7 @@ describe("two webhook workers at once, one frozen between its outcome write and 
     expect(summaries[0]!.stale as number).toBeGreaterThanOrEqual(locked.length);
     expect(summaries[1]!.stale).toBe(0);
     // Dropped unsent instead, judged on its own clock (`startOrDrop` in dispatcher.ts). Without that check 12, 20, 28,
-    // 32 and 32 copies arrived here in five runs; with it none in 16 of 17 runs, and one in the other: an attempt it
+    // 32 and 32 copies arrived here in five runs; with it none in 17 of 18 runs, and one in the other: an attempt it
     // was starting at the very instant it froze can still go out (no check is atomic with the send that follows
     // it), so the copies are held below what it dropped (7 to 38 per run) rather than at zero.
     const copies = arrivals(endpoints) - arrivedBeforeResume;
