@@ -96,6 +96,32 @@ async function tearDown(
   await setup?.testDb.close();
 }
 
+/**
+ * Two named workers started at once while a burst of `orders` is written, returned once both have delivered 100
+ * (both really draining, well into the burst), with the burst's promise.
+ */
+async function twoWorkersDraining(
+  testDb: TestDb,
+  tenantId: string,
+  names: [string, string],
+  workers: WorkerProcess[],
+) {
+  const [first, second] = await Promise.all([
+    startNamedWorker(testDb.url!, names[0]),
+    startNamedWorker(testDb.url!, names[1]),
+  ]);
+  workers.push(first.process, second.process);
+  const burst = (async () => {
+    for (let i = 0; i < orders / 150; i++) await insertOrdersWithSql(testDb.db, tenantId, "test", 150);
+  })();
+  await waitFor(
+    async () => (await first.succeeded()) >= 100 && (await second.succeeded()) >= 100,
+    "both workers to have delivered 100 each",
+    60_000,
+  );
+  return { first, second, burst };
+}
+
 /** Requests received by `endpoints` so far, copies included. */
 function arrivals(endpoints: Endpoint[]): number {
   return endpoints.reduce((sum, { receiver }) => sum + receiver.received.length, 0);
@@ -142,21 +168,12 @@ describe("two webhook workers at once, one killed mid-burst", () => {
 
   it("delivers everything; duplicates only of what the dead worker held", async () => {
     const total = orders * endpoints.length;
-    const [killed, survivor] = await Promise.all([
-      startNamedWorker(testDb.url!, "crash-test-killed"),
-      startNamedWorker(testDb.url!, "crash-test-survivor"),
-    ]);
-    workers.push(killed.process, survivor.process);
-    const burst = (async () => {
-      for (let i = 0; i < orders / 150; i++) await insertOrdersWithSql(testDb.db, tenantId, "test", 150);
-    })();
-
     // Both draining at once, well into the burst.
-    await waitFor(
-      async () => (await killed.succeeded()) >= 100 && (await survivor.succeeded()) >= 100,
-      "both workers to have delivered 100 each",
-      60_000,
-    );
+    const {
+      first: killed,
+      second: survivor,
+      burst,
+    } = await twoWorkersDraining(testDb, tenantId, ["crash-test-killed", "crash-test-survivor"], workers);
     killed.process.child.kill("SIGKILL");
     expect(await killed.process.exited).toMatchObject({ signal: "SIGKILL" });
     await burst;
@@ -297,19 +314,11 @@ describe("two webhook workers at once, one frozen between its outcome write and 
 
   it("keeps no delivery locked past its lease: the other worker delivers them all", async () => {
     const total = orders * endpoints.length;
-    const [frozen, live] = await Promise.all([
-      startNamedWorker(testDb.url!, "crash-test-frozen"),
-      startNamedWorker(testDb.url!, "crash-test-live"),
-    ]);
-    workers.push(frozen.process, live.process);
-    const burst = (async () => {
-      for (let i = 0; i < orders / 150; i++) await insertOrdersWithSql(testDb.db, tenantId, "test", 150);
-    })();
-    await waitFor(
-      async () => (await frozen.succeeded()) >= 100 && (await live.succeeded()) >= 100,
-      "both workers to have delivered 100 each",
-      60_000,
-    );
+    const {
+      first: frozen,
+      second: live,
+      burst,
+    } = await twoWorkersDraining(testDb, tenantId, ["crash-test-frozen", "crash-test-live"], workers);
     // Stopped and let go again until it is caught with such a transaction open (usually at the first stop: outcome
     // writes take a good part of a busy worker's time).
     let locked: string[] = [];
