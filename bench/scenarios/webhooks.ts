@@ -155,36 +155,39 @@ export async function scenarioWebhookLatency(options: {
   let inflight = 0;
   let failures = 0;
 
-  const produceOneStatement = async (index: number) => {
-    // The connection first, so the round trip timed is the statement's alone, as the commit's in three-trips.
-    const client = await pool.connect();
-    try {
-      const before = nowMicros();
-      const result = await insertOrder(
-        namedStatementQueryable(client, statementNames),
-        scope,
-        orderInput(`LAT-${runId}-${index}`),
-      );
-      const after = nowMicros();
-      if (result.kind === "created") {
-        commits.set(result.order.id, after);
-        commitTrips.push((after - before) / 1000);
-      }
-    } catch (error) {
-      failures++;
-      if (failures < 5) options.log(`  producer error: ${(error as Error).message}`);
-    } finally {
-      client.release();
-    }
-  };
+  /**
+   * Commits event `index` on `client` as the producer mode says, and returns its order with the moment the timed
+   * round trip began: the statement's own (one-statement) or the commit's (three-trips, after `begin` and the
+   * statement).
+   */
+  const commitEvent =
+    producer === "one-statement"
+      ? async (client: pg.PoolClient, index: number) => {
+          const before = nowMicros();
+          const result = await insertOrder(
+            namedStatementQueryable(client, statementNames),
+            scope,
+            orderInput(`LAT-${runId}-${index}`),
+          );
+          return { result, before };
+        }
+      : async (client: pg.PoolClient, index: number) => {
+          await client.query("begin");
+          const result = await insertOrder(
+            clientQueryable(client),
+            scope,
+            orderInput(`LAT-${runId}-${index}`),
+          );
+          const before = nowMicros();
+          await client.query("commit");
+          return { result, before };
+        };
 
-  const produceThreeTrips = async (index: number) => {
+  const produce = async (index: number) => {
+    // The connection first, so the round trip timed is the statement's or the commit's alone.
     const client = await pool.connect();
     try {
-      await client.query("begin");
-      const result = await insertOrder(clientQueryable(client), scope, orderInput(`LAT-${runId}-${index}`));
-      const before = nowMicros();
-      await client.query("commit");
+      const { result, before } = await commitEvent(client, index);
       const after = nowMicros();
       if (result.kind === "created") {
         commits.set(result.order.id, after);
@@ -192,7 +195,7 @@ export async function scenarioWebhookLatency(options: {
       }
     } catch (error) {
       failures++;
-      await client.query("rollback").catch(() => {});
+      if (producer === "three-trips") await client.query("rollback").catch(() => {});
       if (failures < 5) options.log(`  producer error: ${(error as Error).message}`);
     } finally {
       client.release();
@@ -206,7 +209,6 @@ export async function scenarioWebhookLatency(options: {
       return Number.NaN;
     }
   };
-  const produce = producer === "one-statement" ? produceOneStatement : produceThreeTrips;
   const gatewayCpuBefore = cpuOf(options.gatewayPid);
   const receiverCpuBefore = cpuOf(receiver.child.pid);
   const driverCpuBefore = process.cpuUsage();
