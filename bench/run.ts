@@ -17,6 +17,7 @@ import {
   scenarioCreateOrder,
   scenarioFrameworkFloor,
   scenarioKeyedNoop,
+  scenarioKeyedShare,
   scenarioTracking,
 } from "./scenarios/http.ts";
 import { scenarioMemory } from "./scenarios/memory.ts";
@@ -210,6 +211,10 @@ async function main(): Promise<void> {
       } finally {
         await floor.stop();
       }
+      log(
+        "scenario 1, reference: the keyed no-op against the gateway's unkeyed GET /healthz (baseline = /healthz)",
+      );
+      results.keyedShare = await scenarioKeyedShare(http);
     }
     if (options.scenarios.has(2)) {
       log("scenario 2: GET /v1/tracking/{n}");
@@ -329,6 +334,7 @@ function summarise(results: Record<string, unknown>): string {
   };
   http("1 keyed no-op", results.keyedNoop);
   http("1 reference: framework floor", results.frameworkFloor);
+  http("1 reference: keyed vs the gateway's /healthz", results.keyedShare);
   http("2 tracking", results.tracking);
   http("3 create order", results.createOrder);
   for (const r of (results.webhookLatency as

@@ -101,6 +101,29 @@ export async function scenarioFrameworkFloor(
   return { ...result, target: "none (reference: Hono on @hono/node-server, no middleware)", met: true };
 }
 
+/**
+ * Scenario 1's second reference point, the same comparison as Kong's published one (its proxy with key-auth and
+ * rate limiting against the same proxy without them): the keyed no-op against the gateway's own unkeyed
+ * `GET /healthz`, alternating in one process. `/healthz` goes through the same envelope (request id, security
+ * headers, the request log line and metrics) and answers a small JSON body too, but has no key check, no limiter,
+ * no RateLimit headers and is not under `/v1/*` (no API guard). The ratio is the share of the gateway's own
+ * throughput that a keyed route keeps. Not a target.
+ */
+export async function scenarioKeyedShare(context: HttpContext): Promise<HttpScenarioResult> {
+  const unkeyed: LoadTarget = {
+    url: context.gatewayUrl,
+    pid: context.gatewayPid,
+    path: "/healthz",
+    expect: [200],
+  };
+  const result = await pairedRuns(unkeyed, keyedNoopTarget(context), context, context.log);
+  return {
+    ...result,
+    target: "none (reference: keyed req/s as a share of the same gateway's unkeyed /healthz)",
+    met: true,
+  };
+}
+
 export async function scenarioTracking(context: HttpContext): Promise<HttpScenarioResult> {
   const result = await paired(context, trackingTarget(context));
   return {
