@@ -46,18 +46,23 @@ export function authenticate(scope?: Scope) {
     if (!key) {
       throw unauthorized("Send your API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.", false);
     }
-    if (!parseApiKey(key)) {
-      throw unauthorized(
-        "The API key is malformed: check that it was copied whole (it starts with cvk_).",
-        true,
-      );
-    }
     const services = c.get("services");
     const { keyVerifier, config } = services;
-    const answer = keyVerifier.verify(key, () =>
-      authFailureThrottle(services).refuseIfBlocked(requestAddress(c)),
-    );
-    const verified = answer instanceof Promise ? await answer : answer;
+    // A key string that verified a moment ago passed the format and checksum then: nearly every request of a busy
+    // key skips them and the SHA-256 (about 1.5 µs together), with the same answer (KeyVerifier.recentlyVerified).
+    let verified = keyVerifier.recentlyVerified(key);
+    if (verified === undefined) {
+      if (!parseApiKey(key)) {
+        throw unauthorized(
+          "The API key is malformed: check that it was copied whole (it starts with cvk_).",
+          true,
+        );
+      }
+      const answer = keyVerifier.verify(key, () =>
+        authFailureThrottle(services).refuseIfBlocked(requestAddress(c)),
+      );
+      verified = answer instanceof Promise ? await answer : answer;
+    }
     if (!verified) {
       await authFailureThrottle(services).recordFailure(c);
       throw unauthorized("The API key is unknown, revoked or expired.", true);

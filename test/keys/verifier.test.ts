@@ -4,7 +4,7 @@ import { openPostgresDb } from "../../src/adapters/db/postgres.ts";
 import type { Db, Queryable } from "../../src/adapters/db/types.ts";
 import { createApp } from "../../src/app.ts";
 import { generateApiKey } from "../../src/domain/keys/format.ts";
-import { recordKeyUsage, revokeApiKey } from "../../src/domain/keys/store.ts";
+import { createApiKey, recordKeyUsage, revokeApiKey } from "../../src/domain/keys/store.ts";
 import { setTenantRateLimit } from "../../src/domain/keys/tenant-limits.ts";
 import { KeyVerifier } from "../../src/domain/keys/verifier.ts";
 import { buildAuthServices } from "../../src/http/auth-services.ts";
@@ -59,6 +59,95 @@ describe.each(dbKinds)("key verification cache on %s", (kind) => {
       for (let i = 0; i < 20; i++) expect(await v.verify(unknown)).toBeNull();
       expect(counted.statements.filter((s) => s.includes("from api_keys k join tenants"))).toHaveLength(2);
       expect(v.stats.hits).toBe(38);
+    } finally {
+      await v.close();
+    }
+  });
+
+  it("answers a key string it verified a moment ago by the string, as verify would, until the key changes", async () => {
+    const { tenantId } = await t.newTenant();
+    const key = await t.newKey(tenantId);
+    const counted = countingDb(t.services.db);
+    const v = verifier(counted.db);
+    try {
+      // Nothing is known of a string before it verified against a cached entry (the lookup, then a cached hit).
+      expect(v.recentlyVerified(key.apiKey)).toBeUndefined();
+      expect((await v.verify(key.apiKey))?.keyId).toBe(key.keyId);
+      expect(v.recentlyVerified(key.apiKey)).toBeUndefined();
+      expect((await v.verify(key.apiKey))?.keyId).toBe(key.keyId);
+      const hits = v.stats.hits;
+      expect(v.recentlyVerified(key.apiKey)).toEqual(await v.verify(key.apiKey));
+      expect(v.stats.hits).toBe(hits + 2);
+      // A copy of the string is the same key; another string is not known.
+      expect(v.recentlyVerified(` ${key.apiKey}`.slice(1))?.keyId).toBe(key.keyId);
+      expect(v.recentlyVerified(`${key.apiKey.slice(0, -1)}x`)).toBeUndefined();
+      // Revoked and invalidated (what the NOTIFY does): the string is forgotten, and verifies as revoked.
+      await revokeApiKey(t.services.db, key.keyId);
+      v.invalidateKey(key.keyId);
+      expect(v.recentlyVerified(key.apiKey)).toBeUndefined();
+      expect(await v.verify(key.apiKey)).toBeNull();
+      expect(v.recentlyVerified(key.apiKey)).toBeUndefined();
+      expect(counted.statements.filter((s) => s.includes("from api_keys k join tenants"))).toHaveLength(2);
+    } finally {
+      await v.close();
+    }
+  });
+
+  it("forgets a verified key string when its tenant changes or everything is dropped, and never keeps unknown ones", async () => {
+    const { tenantId, apiKey } = await t.newTenant();
+    const v = verifier(t.services.db);
+    try {
+      await v.verify(apiKey);
+      await v.verify(apiKey);
+      expect(v.recentlyVerified(apiKey)).not.toBeUndefined();
+      v.invalidateTenant(tenantId);
+      expect(v.recentlyVerified(apiKey)).toBeUndefined();
+      await v.verify(apiKey);
+      await v.verify(apiKey);
+      expect(v.recentlyVerified(apiKey)).not.toBeUndefined();
+      v.invalidateAll();
+      expect(v.recentlyVerified(apiKey)).toBeUndefined();
+      const unknown = generateApiKey("test");
+      for (let i = 0; i < 3; i++) expect(await v.verify(unknown)).toBeNull();
+      expect(v.recentlyVerified(unknown)).toBeUndefined();
+    } finally {
+      await v.close();
+    }
+  });
+
+  it("checks the expiry of a key verified a moment ago on the injected clock", async () => {
+    const { tenantId } = await t.newTenant();
+    let now = new Date("2030-01-01T00:00:00Z");
+    const { key, apiKey } = await createApiKey(t.services.db, {
+      tenantId,
+      mode: "test",
+      scopes: ["orders:read"],
+      expiresAt: new Date(now.getTime() + 60_000),
+    });
+    const v = verifier(t.services.db, { clock: { now: () => now } });
+    try {
+      await v.verify(apiKey);
+      await v.verify(apiKey);
+      expect(v.recentlyVerified(apiKey)?.keyId).toBe(key.id);
+      now = new Date(now.getTime() + 60_000);
+      expect(v.recentlyVerified(apiKey)).toBeNull();
+      expect(await v.verify(apiKey)).toBeNull();
+    } finally {
+      await v.close();
+    }
+  });
+
+  it("keeps no more verified key strings than entries", async () => {
+    const { tenantId } = await t.newTenant();
+    const keys = [await t.newKey(tenantId), await t.newKey(tenantId), await t.newKey(tenantId)];
+    const v = verifier(t.services.db, { maxEntries: 2 });
+    try {
+      for (const { apiKey } of keys) {
+        await v.verify(apiKey);
+        await v.verify(apiKey);
+      }
+      const known = keys.filter(({ apiKey }) => v.recentlyVerified(apiKey) !== undefined);
+      expect(known.map((k) => k.keyId)).toEqual([keys[1]!.keyId, keys[2]!.keyId]);
     } finally {
       await v.close();
     }

@@ -25,6 +25,12 @@ interface Entry {
   storedAt: number;
 }
 
+/** A presented key string seen to verify, and the cache entry it verified against. */
+interface Recent {
+  hash: string;
+  entry: Entry;
+}
+
 // A poll re-reads the changes of this window before its last look, so a change committed while the previous poll
 // ran is not missed. Dropping a cache entry twice is harmless.
 const pollOverlapMs = 2000;
@@ -42,6 +48,11 @@ export class KeyVerifier {
   private readonly known = new Map<string, Entry>();
   private readonly unknown = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<VerifiedKey | null>>();
+  /**
+   * Presented key strings that verified against an active key's entry, by the string itself (see
+   * recentlyVerified). Only active keys, at most maxEntries, each valid only while its entry is the current one.
+   */
+  private readonly recent = new Map<string, Recent>();
   private readonly pendingUsage = new Map<string, Date>();
   private readonly maxEntries: number;
   /** Bumped by every invalidation: a lookup that started before one must not cache its (maybe stale) result. */
@@ -82,11 +93,14 @@ export class KeyVerifier {
    * lookup comes back as a promise. `beforeLookup` runs only when the key must be looked up.
    */
   verify(presentedKey: string, beforeLookup?: () => void): VerifiedKey | null | Promise<VerifiedKey | null> {
+    const recent = this.recentlyVerified(presentedKey);
+    if (recent !== undefined) return recent;
     const hash = hashApiKey(presentedKey);
     const now = performance.now();
     const cached = this.known.get(hash) ?? this.unknown.get(hash);
     if (cached && now - cached.storedAt < this.options.ttlMs) {
       this.stats.hits++;
+      if (cached.value) this.remember(presentedKey, hash, cached);
       return this.checkExpiry(cached.value);
     }
     // The caller may refuse the lookup (by throwing): the failed-authentication throttle does, for an address
@@ -105,6 +119,48 @@ export class KeyVerifier {
       this.inflight.set(hash, lookup);
     }
     return lookup.then((value) => this.checkExpiry(value));
+  }
+
+  /**
+   * The cached answer for a key string that verified against the entry still cached for it, without hashing the
+   * string again (and, in `authenticate`, without checking its format and checksum again: the same string passed
+   * them to get here); undefined when the string is not one of those (verify it). What it answers is exactly what
+   * `verify` would: the entry is the one `verify` would find (an invalidation or a newer lookup replaces or drops
+   * it, and the string is then verified afresh), within the same TTL, with the expiry checked on the same clock.
+   *
+   * The price: active keys' strings stay in this process's memory while their entries are cached (at most the TTL
+   * after their lookup, since each poll drops the strings of entries past it; at once on an invalidation), where
+   * otherwise only their SHA-256 would. A heap dump of the process would show them; so would one taken while a
+   * request is in flight, as the request's own headers hold the key.
+   */
+  recentlyVerified(presentedKey: string): VerifiedKey | null | undefined {
+    const recent = this.recent.get(presentedKey);
+    if (recent === undefined) return undefined;
+    const { entry } = recent;
+    if (this.known.get(recent.hash) !== entry || performance.now() - entry.storedAt >= this.options.ttlMs) {
+      this.recent.delete(presentedKey);
+      return undefined;
+    }
+    this.stats.hits++;
+    return this.checkExpiry(entry.value);
+  }
+
+  private remember(presentedKey: string, hash: string, entry: Entry): void {
+    this.recent.set(presentedKey, { hash, entry });
+    if (this.recent.size > this.maxEntries) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
+    }
+  }
+
+  /** Drops the key strings whose entries are no longer cached (invalidated, replaced, evicted or past the TTL). */
+  private forgetStale(): void {
+    const now = performance.now();
+    for (const [presentedKey, { hash, entry }] of this.recent) {
+      if (this.known.get(hash) !== entry || now - entry.storedAt >= this.options.ttlMs) {
+        this.recent.delete(presentedKey);
+      }
+    }
   }
 
   private checkExpiry(value: VerifiedKey | null): VerifiedKey | null {
@@ -134,12 +190,14 @@ export class KeyVerifier {
     this.generation++;
     this.stats.invalidations++;
     for (const [hash, entry] of this.known) if (entry.value?.keyId === keyId) this.known.delete(hash);
+    this.forgetStale();
   }
 
   invalidateTenant(tenantId: string): void {
     this.generation++;
     this.stats.invalidations++;
     for (const [hash, entry] of this.known) if (entry.value?.tenantId === tenantId) this.known.delete(hash);
+    this.forgetStale();
   }
 
   invalidateAll(): void {
@@ -147,12 +205,14 @@ export class KeyVerifier {
     this.stats.invalidations++;
     this.known.clear();
     this.unknown.clear();
+    this.recent.clear();
   }
 
   /** One safety-net poll; also reachable from tests. Overlapping calls share nothing and skip. */
   async poll(options: { quiet?: boolean } = {}): Promise<void> {
     if (this.polling || this.closed) return;
     this.polling = true;
+    this.forgetStale();
     try {
       const since = this.lastPoll ? new Date(this.lastPoll.getTime() - pollOverlapMs) : null;
       const changes = await authChangesSince(this.options.db, since);
@@ -202,6 +262,7 @@ export class KeyVerifier {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.recent.clear();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.flushTimer) clearInterval(this.flushTimer);
     await this.unlisten?.().catch(() => {});
