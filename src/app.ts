@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { DatabaseUnavailableError } from "./adapters/db/errors.ts";
 import { bodyGuard, isJsonMediaType, mediaTypeOf } from "./http/body-rules.ts";
@@ -53,6 +53,19 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
   const response = problemResponse(problem, context);
   response.headers.set("vary", "Accept");
   return response;
+}
+
+/** The app's error handler (`app.onError`; the envelope calls it for the API's guards too). */
+function answerError(error: Error, c: Context<AppEnv>): Response | Promise<Response> {
+  // Hono's JSON validator says only "Malformed JSON" (an empty body too): the text it read is cached on the
+  // request, so the answer can tell an empty body from a syntax error, and say where the error is.
+  if (error instanceof HTTPException && error.status === 400 && error.message.startsWith("Malformed JSON")) {
+    return c.req
+      .text()
+      .catch(() => undefined)
+      .then((text) => renderError(unparsableJsonError(text), c));
+  }
+  return renderError(error, c);
 }
 
 /** The tracking URL, which answers a page to browsers (its errors too). */
@@ -132,6 +145,11 @@ function literalRouteMethods(app: App): Map<string, Set<string>> {
   return byPath;
 }
 
+/** Whether a path is the API's (`/v1` and below), as Hono's `/v1/*` pattern matches it, case and all. */
+export function isApiPath(path: string): boolean {
+  return path.startsWith("/v1/") || path === "/v1";
+}
+
 /** The 405 of a request whose path exists for other methods only. */
 function methodNotAllowed(method: string, allowed: readonly string[]): ApiError {
   return new ApiError(
@@ -170,23 +188,11 @@ export function createApp(services: Services): App {
     },
   });
 
-  // The envelope of every request, in one middleware (each layer of middleware costs every request): the services,
-  // the request id (echoed as X-Request-Id), the security headers, and the request log line and HTTP metrics
-  // (src/observability/), all applied to the final response, whatever produced it (a handler or the error handler).
-  app.use("*", async (c, next) => {
-    const started = performance.now();
-    c.set("services", services);
-    const id = assignRequestId(c);
-    await next();
-    addResponseHeader(c, "x-request-id", id);
-    addResponseHeaders(c, securityHeaders(c));
-    observeRequest(c, started);
-  });
-  // The API's guards, in one layer: 405 for a method a literal path does not take (see literalRouteMethods), no
+  // The API's guards (`/v1` and below): 405 for a method a literal path does not take (see literalRouteMethods), no
   // cross-origin browser access to keyed endpoints unless CORS_ALLOWED_ORIGINS says so (tracking stays open), then
   // the body rules of writes (415 for a media type, 413 for a size).
   let literalRoutes: Map<string, Set<string>> | undefined;
-  app.use("/v1/*", (c, next) => {
+  const apiGuards: MiddlewareHandler<AppEnv> = (c, next) => {
     literalRoutes ??= literalRouteMethods(app);
     const methods = literalRoutes.get(c.req.path);
     const method = c.req.method === "HEAD" ? "GET" : c.req.method;
@@ -198,6 +204,34 @@ export function createApp(services: Services): App {
     return cors(c, async () => {
       await bodyGuard(c, next);
     });
+  };
+
+  // The envelope of every request, in one middleware (each layer of middleware costs every request, so the API's
+  // guards run inside it rather than as a layer of their own): the services, the request id (echoed as
+  // X-Request-Id), the security headers, and the request log line and HTTP metrics (src/observability/), all
+  // applied to the final response, whatever produced it (a handler, the error handler, or a guard's refusal).
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    c.set("services", services);
+    const id = assignRequestId(c);
+    if (isApiPath(c.req.path)) {
+      // What Hono's middleware chain did when the guards were a layer of their own: a response they return (a CORS
+      // preflight's) is the answer, and an Error they throw (or the layers below let through: those answer their
+      // own) is answered by the app's error handler.
+      try {
+        const answer = await apiGuards(c, next);
+        if (answer instanceof Response && !c.finalized) c.res = answer;
+      } catch (error) {
+        if (!(error instanceof Error)) throw error;
+        c.error = error;
+        c.res = await answerError(error, c);
+      }
+    } else {
+      await next();
+    }
+    addResponseHeader(c, "x-request-id", id);
+    addResponseHeaders(c, securityHeaders(c));
+    observeRequest(c, started);
   });
 
   registerHealthRoutes(app);
@@ -218,22 +252,7 @@ export function createApp(services: Services): App {
     if (methods.length > 0) return renderError(methodNotAllowed(c.req.method, methods), c);
     return renderError(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`), c);
   });
-  app.onError((error, c) => {
-    // Hono's JSON validator says only "Malformed JSON" (an empty body too): the text it read is cached on the
-    // request, so the answer can tell an empty body from a syntax error, and say where the error is.
-    if (
-      error instanceof HTTPException &&
-      error.status === 400 &&
-      error.message.startsWith("Malformed JSON")
-    ) {
-      return c.req
-        .text()
-        .catch(() => undefined)
-        .then((text) => renderError(unparsableJsonError(text), c));
-    }
-    return renderError(error, c);
-  });
-
+  app.onError(answerError);
   app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
     type: "http",
     scheme: "bearer",

@@ -68,6 +68,28 @@ describe("response heads on the wire", () => {
     expect(JSON.parse(body)).toMatchObject({ mode: "test", plan: "default" });
   });
 
+  it("a refusal of the API's guards (a 405): the envelope's headers, then the refusal's, in order", async () => {
+    const { head, body } = await rawExchange(
+      served.port,
+      request("DELETE", "/v1/orders/create", { Authorization: `Bearer ${apiKey}` }),
+    );
+    expect(stableHead(head)).toEqual([
+      "HTTP/1.1 405 Method Not Allowed",
+      "x-request-id: req-head-1",
+      "x-content-type-options: nosniff",
+      "x-frame-options: DENY",
+      "referrer-policy: no-referrer",
+      "cross-origin-resource-policy: same-site",
+      "allow: POST",
+      "content-type: application/problem+json",
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      "Date: <date>",
+      "Connection: keep-alive",
+      "Keep-Alive: timeout=5",
+    ]);
+    expect(JSON.parse(body)).toMatchObject({ code: "method_not_allowed", request_id: "req-head-1" });
+  });
+
   it.each([
     ["a keyed 200", () => request("GET", "/v1/whoami", { Authorization: `Bearer ${apiKey}` })],
     ["a HEAD of it", () => request("HEAD", "/v1/whoami", { Authorization: `Bearer ${apiKey}` })],
