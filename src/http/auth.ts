@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { parseApiKey } from "../domain/keys/format.ts";
 import type { Scope } from "../domain/keys/scopes.ts";
+import type { VerifiedKey } from "../domain/keys/store.ts";
 import { authFailureThrottle } from "./auth-failures.ts";
 import type { AppEnv, AuthContext } from "./context.ts";
 import { addResponseHeaders, requestHeader } from "./headers.ts";
@@ -16,6 +17,28 @@ function unauthorized(detail: string, presented: boolean): ApiError {
     {},
     { "www-authenticate": presented ? `${realm}, error="invalid_token"` : realm },
   );
+}
+
+/**
+ * The request's AuthContext for a verified key: one per verified key record, built on its first request. A record
+ * is never changed (a change of the key or its tenant is a new lookup, so a new record), and nothing changes an
+ * AuthContext, so every request of the record can share it.
+ */
+const authContexts = new WeakMap<VerifiedKey, AuthContext>();
+function authContextOf(verified: VerifiedKey): AuthContext {
+  let auth = authContexts.get(verified);
+  if (auth === undefined) {
+    auth = {
+      keyId: verified.keyId,
+      tenantId: verified.tenantId,
+      plan: verified.plan,
+      mode: verified.mode,
+      scopes: verified.scopes,
+      rateLimitPerMinute: verified.rateLimitPerMinute,
+    };
+    authContexts.set(verified, auth);
+  }
+  return auth;
 }
 
 /** The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -67,14 +90,7 @@ export function authenticate(scope?: Scope) {
       await authFailureThrottle(services).recordFailure(c);
       throw unauthorized("The API key is unknown, revoked or expired.", true);
     }
-    const auth: AuthContext = {
-      keyId: verified.keyId,
-      tenantId: verified.tenantId,
-      plan: verified.plan,
-      mode: verified.mode,
-      scopes: verified.scopes,
-      rateLimitPerMinute: verified.rateLimitPerMinute,
-    };
+    const auth = authContextOf(verified);
     c.set("auth", auth);
     keyVerifier.recordUse(verified.keyId);
     const headers = await consumeRateLimit(c, `key:${verified.keyId}`, keyPolicy(auth, config));

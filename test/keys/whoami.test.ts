@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { customerScopes } from "../../src/domain/keys/scopes.ts";
+import { setTenantRateLimit } from "../../src/domain/keys/tenant-limits.ts";
 import { createTestContext, type TestContext } from "../support/app.ts";
 import { dbKinds } from "../support/db.ts";
 
@@ -27,6 +28,20 @@ describe.each(dbKinds)("GET /v1/whoami on %s", (kind) => {
     expect(res.headers.get("ratelimit")).toMatch(/;r=99;t=\d+$/);
     expect(res.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+
+  it("answers the key's current plan and limit after they change, repeated calls in between", async () => {
+    const { tenantId, apiKey } = await t.newTenant();
+    for (let i = 0; i < 3; i++) {
+      const body = await (await t.request("/v1/whoami", { key: apiKey })).json();
+      expect(body.rate_limit.limit).toBe(100);
+    }
+    await setTenantRateLimit(t.services.db, tenantId, { plan: "growth", perMinute: 7 });
+    // What the NOTIFY of the change does on every instance.
+    t.services.keyVerifier.invalidateTenant(tenantId);
+    const res = await t.request("/v1/whoami", { key: apiKey });
+    expect(await res.json()).toMatchObject({ plan: "growth", rate_limit: { limit: 7, window_seconds: 60 } });
+    expect(res.headers.get("content-type")).toBe("application/json");
   });
 
   it("needs no scope: a key limited to one scope may call it, and sees that scope", async () => {
