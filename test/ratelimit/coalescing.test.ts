@@ -28,9 +28,8 @@ describe("redis limiter: concurrent requests of one subject are decided in batch
     );
     const calls = limiter.stats.calls - before.calls;
     expect(limiter.stats.decisions - before.decisions).toBe(300);
-    // The first request goes alone; the rest queue behind it and are decided together.
-    expect(calls).toBeGreaterThanOrEqual(2);
-    expect(calls).toBeLessThan(30);
+    // All 300 arrive in one turn: at most 256 per call, so exactly two calls.
+    expect(calls).toBe(2);
     const allowed = decisions.filter((d) => d.allowed);
     expect(allowed).toHaveLength(200);
     // Each admitted request saw a distinct remaining count: 199, 198, ... 0, as if they had come one by one.
@@ -46,9 +45,19 @@ describe("redis limiter: concurrent requests of one subject are decided in batch
     }
   });
 
+  it("decides the requests of one subject made in one event-loop turn in a single call", async () => {
+    const s = subject();
+    const before = limiter.stats.calls;
+    const decisions = await Promise.all(Array.from({ length: 10 }, () => limiter.consume(s, perMinute(8))));
+    // Not one call for the first request and a second for the nine queued behind it: one call for the turn.
+    expect(limiter.stats.calls - before).toBe(1);
+    expect(decisions.map((d) => d.remaining)).toEqual([7, 6, 5, 4, 3, 2, 1, 0, 0, 0]);
+    expect(decisions.map((d) => d.allowed)).toEqual([...Array(8).fill(true), false, false]);
+  });
+
   it("weighs each request of a batch by its own cost, in order", async () => {
     const s = subject();
-    // Hold the lane with a first request, so the next four are queued and decided in one call.
+    // Five requests of one turn, decided in one call.
     const first = limiter.consume(s, perMinute(10), 1);
     const rest = [limiter.consume(s, perMinute(10), 6), limiter.consume(s, perMinute(10), 4)];
     rest.push(limiter.consume(s, perMinute(10), 3), limiter.consume(s, perMinute(10), 1));

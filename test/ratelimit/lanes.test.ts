@@ -37,7 +37,7 @@ describe("redis limiter: one subject under two policies at once", () => {
       expect(decision.remaining).toBeLessThan(policy.limit);
     }
     expect(decisions.filter((_, i) => i % 2 === 1).every((d) => d.allowed)).toBe(true);
-    // The subject's lanes are gone: the next request is sent at once, alone.
+    // The subject's lanes are gone: the next request gets a call of its own.
     const before = limiter.stats.calls;
     await limiter.consume(s, large);
     expect(limiter.stats.calls - before).toBe(1);

@@ -1,14 +1,6 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
-import {
-  decisionOf,
-  type GcraState,
-  gcraParameters,
-  gcraStep,
-  type RateLimitDecision,
-  type RateLimiter,
-  type RateLimitPolicy,
-} from "./types.ts";
+import { gcraParameters, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from "./types.ts";
 
 /**
  * The GCRA step of `gcraStep` (types.ts), line for line, run atomically inside Redis for a batch of requests of
@@ -75,13 +67,15 @@ export interface RedisRateLimiterOptions {
   onConnectionError?: (error: Error) => void;
 }
 
+/** Receives one request's decision, or the error that failed its call (exactly one of the two, once). */
+export type DecisionCallback = (error: unknown, decision?: RateLimitDecision) => void;
+
 interface Waiter {
   increment: number;
-  resolve(decision: RateLimitDecision): void;
-  reject(error: unknown): void;
+  done: DecisionCallback;
 }
 
-/** The requests of one subject (under one policy) waiting for the call in flight for that subject to return. */
+/** The requests of one subject (under one policy) waiting for their call to be sent. */
 interface Lane {
   subject: string;
   key: string;
@@ -92,21 +86,26 @@ interface Lane {
 
 /**
  * Every decision is made in Redis, atomically, so all instances share one budget. Concurrent requests of the same
- * subject are coalesced: while a call for a subject is in flight, later requests of that subject queue, and the
- * next call decides all of them at once (one round trip, one script run and one write instead of one each). An
- * idle subject's request is sent at once, so coalescing only ever happens when requests would have queued on the
- * connection anyway. Each request still gets its own decision, the same as if the calls had arrived one by one.
+ * subject are coalesced: a subject's requests are gathered until the end of the event-loop turn they arrive in
+ * (its I/O phase: every request read from the sockets that were ready together) and sent as one call; while that
+ * call is in flight, later requests of the subject queue, and are sent together at the end of the turn its reply
+ * comes back in. One round trip, one script run and one write decide all of them. Each request still gets its own
+ * decision, in arrival order, the same as if the calls had arrived one by one. Gathering until the end of the turn
+ * instead of sending an idle subject's first request at once halves the calls of a busy turn (the first request
+ * went alone, the rest in a second call); a lone request waits only for the rest of its turn, not for a timer.
  */
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = "redis" as const;
   private readonly client: Redis;
   private readonly prefix: string;
   /**
-   * Subjects with a call in flight, by subject, then by policy (nearly always one). Looked up by the subject string
-   * the caller already has: a key built per request from the policy's numbers and the prefix was a new string to
-   * hash on every decision.
+   * Subjects with requests queued or a call in flight, by subject, then by policy (nearly always one). Looked up by
+   * the subject string the caller already has: a key built per request from the policy's numbers and the prefix was
+   * a new string to hash on every decision.
    */
   private readonly lanes = new Map<string, Lane[]>();
+  /** Lanes whose queued requests are sent at the end of this turn (none of them has a call in flight). */
+  private due: Lane[] = [];
   private closed = false;
   /** Script calls made and decisions returned; their ratio is the mean batch size. */
   readonly stats = { calls: 0, decisions: 0 };
@@ -154,101 +153,112 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
-    // Not an async function: the promise below is the decision's, without one more wrapped around it. A policy it
-    // cannot apply throws in the executor and comes back as that promise's rejection.
+    // A policy it cannot apply throws in the executor and comes back as the promise's rejection.
     return new Promise<RateLimitDecision>((resolve, reject) => {
-      const params = gcraParameters(policy, cost);
-      const waiter: Waiter = { increment: params.increment, resolve, reject };
-      let lanes = this.lanes.get(subject);
-      if (lanes) {
-        for (const lane of lanes) {
-          if (lane.interval === params.interval && lane.burst === params.burst) {
-            lane.queued.push(waiter);
-            return;
-          }
-        }
-      } else {
-        lanes = [];
-        this.lanes.set(subject, lanes);
-      }
-      const fresh: Lane = {
-        subject,
-        key: `${this.prefix}${subject}`,
-        interval: params.interval,
-        burst: params.burst,
-        queued: [],
-      };
-      lanes.push(fresh);
-      this.send(fresh, [waiter]);
+      this.enqueue(subject, policy, cost, (error, decision) => {
+        if (decision) resolve(decision);
+        else reject(error);
+      });
     });
   }
 
-  /** Decides `batch` in one call; then sends whatever queued meanwhile, or frees the lane. */
-  private send(lane: Lane, batch: Waiter[]): void {
-    this.decide(lane, batch).then(
-      (decisions) => {
-        for (let i = 0; i < batch.length; i++) batch[i]?.resolve(decisions[i] as RateLimitDecision);
-        this.next(lane);
-      },
-      (error: unknown) => {
-        for (const waiter of batch) waiter.reject(error);
-        this.next(lane);
-      },
-    );
-  }
-
-  private next(lane: Lane): void {
-    if (lane.queued.length === 0) {
-      const lanes = this.lanes.get(lane.subject);
-      const at = lanes ? lanes.indexOf(lane) : -1;
-      if (lanes && at >= 0) lanes.splice(at, 1);
-      if (lanes?.length === 0) this.lanes.delete(lane.subject);
-      return;
+  /**
+   * `consume` without a promise of its own: `done` gets the decision. The resilient wrapper answers through this,
+   * so a keyed request's decision passes one promise instead of two chained ones. Throws (synchronously) a policy it
+   * cannot apply.
+   */
+  enqueue(subject: string, policy: RateLimitPolicy, cost: number, done: DecisionCallback): void {
+    const params = gcraParameters(policy, cost);
+    const waiter: Waiter = { increment: params.increment, done };
+    let lanes = this.lanes.get(subject);
+    if (lanes) {
+      for (const lane of lanes) {
+        if (lane.interval === params.interval && lane.burst === params.burst) {
+          lane.queued.push(waiter);
+          return;
+        }
+      }
+    } else {
+      lanes = [];
+      this.lanes.set(subject, lanes);
     }
-    const batch = lane.queued.length <= maxBatch ? lane.queued : lane.queued.slice(0, maxBatch);
-    lane.queued = lane.queued.length <= maxBatch ? [] : lane.queued.slice(maxBatch);
-    this.send(lane, batch);
+    const fresh: Lane = {
+      subject,
+      key: `${this.prefix}${subject}`,
+      interval: params.interval,
+      burst: params.burst,
+      queued: [waiter],
+    };
+    lanes.push(fresh);
+    this.sendAtEndOfTurn(fresh);
   }
 
-  private async decide(lane: Lane, batch: Waiter[]): Promise<RateLimitDecision[]> {
+  private sendAtEndOfTurn(lane: Lane): void {
+    this.due.push(lane);
+    if (this.due.length === 1) setImmediate(this.sendDue);
+  }
+
+  /** Sends each due lane's queued requests (at most `maxBatch` of them) in one call. */
+  private readonly sendDue = (): void => {
+    const due = this.due;
+    this.due = [];
+    for (const lane of due) {
+      const queued = lane.queued;
+      let batch = queued;
+      if (queued.length <= maxBatch) {
+        lane.queued = [];
+      } else {
+        batch = queued.slice(0, maxBatch);
+        lane.queued = queued.slice(maxBatch);
+      }
+      this.send(lane, batch);
+    }
+  };
+
+  /** Decides `batch` in one call; then schedules whatever queued meanwhile, or frees the lane. */
+  private send(lane: Lane, batch: Waiter[]): void {
     this.stats.calls++;
     this.stats.decisions += batch.length;
+    // The batch run-length encoded (see gcraScript): interval, burst, then (increment, count) pairs.
     const args: number[] = [lane.interval, lane.burst];
     for (const waiter of batch) {
       const last = args.length - 2;
       if (last >= 2 && args[last] === waiter.increment) args[last + 1]!++;
       else args.push(waiter.increment, 1);
     }
-    let reply: unknown;
-    try {
-      reply = await this.client.evalsha(scriptSha, 1, lane.key, ...args);
-    } catch (error) {
+    const answer = (reply: unknown) => {
+      let decisions: RateLimitDecision[];
+      try {
+        decisions = replay(lane, batch, reply);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      for (let i = 0; i < batch.length; i++) batch[i]!.done(undefined, decisions[i]);
+      this.next(lane);
+    };
+    const fail = (error: unknown) => {
+      for (const waiter of batch) waiter.done(error);
+      this.next(lane);
+    };
+    this.client.evalsha(scriptSha, 1, lane.key, ...args).then(answer, (error: unknown) => {
       // First use on this server (or after a restart or SCRIPT FLUSH): EVAL sends the body and caches it.
-      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      reply = await this.client.eval(gcraScript, 1, lane.key, ...args);
-    }
-    const [now, start, end] = Array.isArray(reply) ? (reply as unknown[]) : [];
-    if (typeof now !== "number" || typeof start !== "number" || typeof end !== "number") {
-      throw new Error(`rate limiter: unexpected reply from redis (${String(reply).slice(0, 80)})`);
-    }
-    // The script's steps again, here, for each request's own decision (the script returns only where they began
-    // and ended, so a reply is three numbers whatever the batch's size).
-    const decisions: RateLimitDecision[] = [];
-    let state: GcraState = { tat: start, interval: lane.interval };
-    for (const waiter of batch) {
-      const step = gcraStep(now, state, {
-        interval: lane.interval,
-        burst: lane.burst,
-        increment: waiter.increment,
-      });
-      state = step.state;
-      decisions.push(decisionOf(step, "redis"));
-    }
-    if (state.tat !== end) {
-      throw new Error(`rate limiter: the script and gcraStep disagree (${end} in redis, ${state.tat} here)`);
-    }
-    return decisions;
+      if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) return fail(error);
+      this.client.eval(gcraScript, 1, lane.key, ...args).then(answer, fail);
+    });
   }
+
+  private next(lane: Lane): void {
+    if (lane.queued.length > 0) {
+      this.sendAtEndOfTurn(lane);
+      return;
+    }
+    const lanes = this.lanes.get(lane.subject);
+    const at = lanes ? lanes.indexOf(lane) : -1;
+    if (lanes && at >= 0) lanes.splice(at, 1);
+    if (lanes?.length === 0) this.lanes.delete(lane.subject);
+  }
+
   health() {
     return this.available
       ? { ok: true, detail: "redis", active: "redis" as const, degraded: false }
@@ -258,6 +268,8 @@ export class RedisRateLimiter implements RateLimiter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Requests of this turn not sent yet go before the goodbye, as they would have when each was sent at once.
+    if (this.due.length > 0) this.sendDue();
     if (this.client.status === "end") return;
     try {
       await this.client.quit();
@@ -266,4 +278,50 @@ export class RedisRateLimiter implements RateLimiter {
       this.client.disconnect();
     }
   }
+}
+
+/**
+ * Each request's decision from the script's reply: the script's steps again, here (it returns only where they began
+ * and ended, so a reply is three numbers whatever the batch's size). This is `gcraStep` for a state already carried
+ * over to the lane's interval and not behind `now` (the script did both: `start` ≥ `now`), without its intermediate
+ * objects; the test "replays a batch exactly as gcraStep decides it" holds the two together.
+ */
+export function replay(
+  lane: { interval: number; burst: number },
+  batch: readonly { increment: number }[],
+  reply: unknown,
+): RateLimitDecision[] {
+  const [now, start, end] = Array.isArray(reply) ? (reply as unknown[]) : [];
+  if (typeof now !== "number" || typeof start !== "number" || typeof end !== "number" || start < now) {
+    throw new Error(`rate limiter: unexpected reply from redis (${String(reply).slice(0, 80)})`);
+  }
+  const { interval, burst } = lane;
+  const decisions: RateLimitDecision[] = new Array(batch.length);
+  let tat = start;
+  for (let i = 0; i < batch.length; i++) {
+    const newTat = tat + batch[i]!.increment;
+    const allowAt = newTat - burst;
+    if (allowAt > now) {
+      decisions[i] = {
+        allowed: false,
+        remaining: Math.max(0, Math.floor((now + burst - tat) / interval)),
+        resetMicros: tat - now,
+        retryAfterMicros: allowAt - now,
+        backend: "redis",
+      };
+    } else {
+      tat = newTat;
+      decisions[i] = {
+        allowed: true,
+        remaining: Math.floor((now + burst - newTat) / interval),
+        resetMicros: newTat - now,
+        retryAfterMicros: 0,
+        backend: "redis",
+      };
+    }
+  }
+  if (tat !== end) {
+    throw new Error(`rate limiter: the script and gcraStep disagree (${end} in redis, ${tat} here)`);
+  }
+  return decisions;
 }
