@@ -39,24 +39,33 @@ export class ResilientRateLimiter implements RateLimiter {
     primary.onReady(() => this.recover("connection re-established"));
   }
 
-  // Not an async function: a decision Redis makes comes back through one promise callback, not an await inside
-  // one more async frame (every keyed request passes here).
+  // One promise per decision: Redis's answer comes back through `enqueue`'s callback and settles it directly,
+  // instead of through the Redis limiter's own promise and a second one chained to it (every keyed request passes
+  // here).
   consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
     if (!this.primary.available) {
       this.markDegraded("not connected");
     } else if (!this.degradedSince || Date.now() - this.lastProbe >= this.probeIntervalMs) {
       if (this.degradedSince) this.lastProbe = Date.now();
-      return this.primary.consume(subject, policy, cost).then(
-        (decision) => {
-          this.recover("a decision succeeded");
-          return decision;
-        },
-        (error: unknown) => {
+      return new Promise<RateLimitDecision>((resolve) => {
+        const done = (error: unknown, decision?: RateLimitDecision) => {
+          if (decision) {
+            this.recover("a decision succeeded");
+            resolve(decision);
+            return;
+          }
           this.lastProbe = Date.now();
           this.markDegraded((error as Error).message);
-          return this.withoutRedis(subject, policy, cost);
-        },
-      );
+          resolve(this.withoutRedis(subject, policy, cost));
+        };
+        try {
+          this.primary.enqueue(subject, policy, cost, done);
+        } catch (error) {
+          // A policy Redis cannot apply goes the way a failed call does, as it always has (the fallback refuses it
+          // too, with the same error).
+          done(error);
+        }
+      });
     }
     return this.withoutRedis(subject, policy, cost);
   }
