@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
-import { gcraParameters, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from "./types.ts";
+import {
+  decisionOf,
+  type GcraState,
+  gcraParameters,
+  gcraStep,
+  type RateLimitDecision,
+  type RateLimiter,
+  type RateLimitPolicy,
+} from "./types.ts";
 
 /**
  * The GCRA step of `gcraStep` (types.ts), line for line, run atomically inside Redis for a batch of requests of
@@ -281,10 +289,9 @@ export class RedisRateLimiter implements RateLimiter {
 }
 
 /**
- * Each request's decision from the script's reply: the script's steps again, here (it returns only where they began
- * and ended, so a reply is three numbers whatever the batch's size). This is `gcraStep` for a state already carried
- * over to the lane's interval and not behind `now` (the script did both: `start` ≥ `now`), without its intermediate
- * objects; the test "replays a batch exactly as gcraStep decides it" holds the two together.
+ * Each request's decision from the script's reply: the script's steps again, here, with `gcraStep` (it returns only
+ * where they began and ended, so a reply is three numbers whatever the batch's size), checked to end where Redis
+ * ended.
  */
 export function replay(
   lane: { interval: number; burst: number },
@@ -292,36 +299,22 @@ export function replay(
   reply: unknown,
 ): RateLimitDecision[] {
   const [now, start, end] = Array.isArray(reply) ? (reply as unknown[]) : [];
-  if (typeof now !== "number" || typeof start !== "number" || typeof end !== "number" || start < now) {
+  if (typeof now !== "number" || typeof start !== "number" || typeof end !== "number") {
     throw new Error(`rate limiter: unexpected reply from redis (${String(reply).slice(0, 80)})`);
   }
-  const { interval, burst } = lane;
   const decisions: RateLimitDecision[] = new Array(batch.length);
-  let tat = start;
+  let state: GcraState = { tat: start, interval: lane.interval };
   for (let i = 0; i < batch.length; i++) {
-    const newTat = tat + batch[i]!.increment;
-    const allowAt = newTat - burst;
-    if (allowAt > now) {
-      decisions[i] = {
-        allowed: false,
-        remaining: Math.max(0, Math.floor((now + burst - tat) / interval)),
-        resetMicros: tat - now,
-        retryAfterMicros: allowAt - now,
-        backend: "redis",
-      };
-    } else {
-      tat = newTat;
-      decisions[i] = {
-        allowed: true,
-        remaining: Math.floor((now + burst - newTat) / interval),
-        resetMicros: newTat - now,
-        retryAfterMicros: 0,
-        backend: "redis",
-      };
-    }
+    const step = gcraStep(now, state, {
+      interval: lane.interval,
+      burst: lane.burst,
+      increment: batch[i]!.increment,
+    });
+    state = step.state;
+    decisions[i] = decisionOf(step, "redis");
   }
-  if (tat !== end) {
-    throw new Error(`rate limiter: the script and gcraStep disagree (${end} in redis, ${tat} here)`);
+  if (state.tat !== end) {
+    throw new Error(`rate limiter: the script and gcraStep disagree (${end} in redis, ${state.tat} here)`);
   }
   return decisions;
 }
