@@ -4,7 +4,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { LineBatcher } from "../../src/observability/line-batcher.ts";
 
-/** A sink that keeps each string it is handed, to see how the lines were grouped. */
+/** A sink that keeps each block of bytes it is handed (decoded), to see how the lines were grouped. */
 function recordingSink() {
   const writes: string[] = [];
   let syncFlushes = 0;
@@ -12,8 +12,8 @@ function recordingSink() {
     writes,
     syncFlushes: () => syncFlushes,
     sink: {
-      write(chunk: string) {
-        writes.push(chunk);
+      write(chunk: Buffer) {
+        writes.push(chunk.toString("utf8"));
       },
       flushSync() {
         syncFlushes++;
@@ -23,7 +23,7 @@ function recordingSink() {
 }
 
 describe("LineBatcher", () => {
-  it("hands the lines of one turn to the sink as one string, in order, and the next turn's apart", async () => {
+  it("hands the lines of one turn to the sink as one block, in order, and the next turn's apart", async () => {
     const { writes, sink } = recordingSink();
     const batcher = new LineBatcher(sink, new EventEmitter() as unknown as NodeJS.Process);
     batcher.write("a\n");
@@ -63,6 +63,99 @@ describe("LineBatcher", () => {
     expect(writes).toEqual(["a\n", "b\n", "c\n"]);
     await nextTurn();
     expect(writes).toHaveLength(3);
+  });
+
+  it("hands over the UTF-8 bytes of its lines, as writing the strings would, across blocks of any size", async () => {
+    const blocks: Buffer[] = [];
+    const batcher = new LineBatcher(
+      { write: (chunk: Buffer) => blocks.push(chunk) },
+      new EventEmitter() as unknown as NodeJS.Process,
+    );
+    // Multi-byte characters, a lone surrogate (written as U+FFFD), and lines long enough to need new blocks, one
+    // longer than a whole block.
+    const lines = [
+      '{"msg":"ñandú, 東京, 😀"}\n',
+      '{"msg":"\ud800"}\n',
+      `${"é".repeat(30_000)}\n`,
+      `${"x".repeat(100_000)}\n`,
+      "last\n",
+    ];
+    for (let turn = 0; turn < 3; turn++) {
+      for (const line of lines) batcher.write(line);
+      await nextTurn();
+    }
+    // Bytes, which sonic-boom's buffer mode writes as they are, where a string would be measured and encoded twice.
+    expect(blocks.every((block) => Buffer.isBuffer(block))).toBe(true);
+    expect(Buffer.concat(blocks).equals(Buffer.from(lines.join("").repeat(3), "utf8"))).toBe(true);
+  });
+
+  it("never writes over bytes it has handed over, which the sink may still hold", () => {
+    const blocks: Buffer[] = [];
+    const batcher = new LineBatcher(
+      { write: (chunk: Buffer) => blocks.push(chunk) },
+      new EventEmitter() as unknown as NodeJS.Process,
+    );
+    const lines = Array.from({ length: 500 }, (_, i) => `${String(i).padStart(200, "0")}\n`);
+    for (const line of lines) {
+      batcher.write(line);
+      batcher.drain();
+    }
+    expect(blocks.map((block) => block.toString("utf8"))).toEqual(lines);
+  });
+
+  it("keeps every line, in order, while stdout is a pipe that no one reads for a while", async () => {
+    // The production logger on a non-blocking pipe (touching process.stdout makes it so on Linux): 3,000 lines of
+    // 2 KiB, far more than the pipe holds, so sonic-boom's writes meet EAGAIN and are retried until the test reads.
+    const script = `
+      import { createLogger } from "./src/bootstrap.ts";
+      import { loadConfig } from "./src/config.ts";
+      void process.stdout;
+      const logger = createLogger(loadConfig({ LOG_LEVEL: "info" }));
+      const pad = "p".repeat(2048);
+      let n = 0;
+      const burst = () => {
+        for (let i = 0; i < 100; i++) logger.info({ n: n++, pad }, "line");
+        if (n < 3000) setImmediate(burst);
+        else process.stderr.write("logged\\n");
+      };
+      burst();
+      process.stdin.resume();
+      process.stdin.on("end", () => process.exit(0));
+    `;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    child.stdout.pause();
+    let stderr = "";
+    const logged = new Promise<void>((resolve) => {
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk;
+        if (stderr.includes("logged\n")) resolve();
+      });
+    });
+    await logged;
+    // Let the child's writes meet the full pipe a few times (sonic-boom retries every 100 ms).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    let stdout = "";
+    const numbers: number[] = [];
+    const all = new Promise<void>((resolve) => {
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+        stdout += chunk;
+        const end = stdout.lastIndexOf("\n");
+        if (end < 0) return;
+        for (const line of stdout.slice(0, end).split("\n"))
+          numbers.push((JSON.parse(line) as { n: number }).n);
+        stdout = stdout.slice(end + 1);
+        if (numbers.length >= 3000) resolve();
+      });
+    });
+    child.stdout.resume();
+    await all;
+    child.stdin.end();
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).toBe(0);
+    expect(stderr).toBe("logged\n");
+    expect(numbers).toEqual(Array.from({ length: 3000 }, (_, i) => i));
   });
 
   it("loses no line of the production logger when the process exits in the turn that logged them", async () => {
