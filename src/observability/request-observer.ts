@@ -13,6 +13,12 @@ const needsMetadata = Symbol.for("pino.metadata");
  * rest of the line) does nothing a request line needs. A destination that wants pino's metadata (multistream,
  * pretty printing) gets the line through pino itself. Everything else the service logs goes through the
  * redacting logger.
+ *
+ * Only the route is escaped (once per route pattern, kept in `quotedRoutes`): no other value can hold a character
+ * JSON would escape, and `JSON.stringify` of each (which also flattens the request id, built piece by piece) was
+ * about 0.5 µs of a line of 1.2. The method is one of the HTTP parser's method names (upper-case letters and `-`);
+ * the request id is the caller's only when it matches `[A-Za-z0-9._:-]{1,128}`, else `req_` and hex digits
+ * (`assignRequestId`); the tenant id is a PostgreSQL `uuid` in its text form; status and ms are numbers.
  */
 function writeRequestLine(logger: Logger, level: "info" | "error", fields: RequestLine): void {
   const internals = logger as unknown as Record<symbol, unknown>;
@@ -24,10 +30,22 @@ function writeRequestLine(logger: Logger, level: "info" | "error", fields: Reque
     return;
   }
   const time = (internals[timeSym] as () => string)();
-  const tenant = fields.tenant_id === undefined ? "" : `,"tenant_id":${JSON.stringify(fields.tenant_id)}`;
+  const tenant = fields.tenant_id === undefined ? "" : `,"tenant_id":"${fields.tenant_id}"`;
   stream.write(
-    `{"level":${logger.levels.values[level]}${time}${internals[chindingsSym] as string},"req_id":${JSON.stringify(fields.req_id)},"method":${JSON.stringify(fields.method)},"route":${JSON.stringify(fields.route)},"status":${fields.status},"ms":${fields.ms}${tenant},"msg":"request"}\n`,
+    `{"level":${logger.levels.values[level]}${time}${internals[chindingsSym] as string},"req_id":"${fields.req_id}","method":"${fields.method}","route":${quotedRoute(fields.route)},"status":${fields.status},"ms":${fields.ms}${tenant},"msg":"request"}\n`,
   );
+}
+
+/** Route patterns as JSON strings; bounded by the app's routes (`routeLabel` never returns a request's path). */
+const quotedRoutes = new Map<string, string>();
+
+function quotedRoute(route: string): string {
+  let quoted = quotedRoutes.get(route);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(route);
+    quotedRoutes.set(route, quoted);
+  }
+  return quoted;
 }
 
 interface RequestLine {

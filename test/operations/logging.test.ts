@@ -101,6 +101,34 @@ describe.each(dbKinds)("structured request logs (%s)", (kind) => {
     expect(JSON.parse(line!)).toMatchObject({ status: 401, msg: "request" });
   });
 
+  it("writes a valid line, as pino would, whatever request id the caller sent", async () => {
+    const reference = captureLines();
+    const referenceLogger = createLogger(loadConfig({ LOG_LEVEL: "info" }), reference.stream);
+    const withoutTime = (line: string) => line.replace(/,"time":\d+/, "");
+    for (const sent of ['quote"and\\backslash', "trace:abc-1.2_X", "x".repeat(129)]) {
+      const response = await send("/v1/whoami", {
+        headers: { "x-api-key": apiKey, "x-request-id": sent },
+      });
+      const requestId = response.headers.get("x-request-id");
+      const written = lines.find((line) => line.includes(`"req_id":"${requestId}"`));
+      expect(written).toBeDefined();
+      const entry = JSON.parse(written!) as Record<string, unknown>;
+      referenceLogger.info(
+        {
+          req_id: entry.req_id,
+          method: entry.method,
+          route: entry.route,
+          status: entry.status,
+          ms: entry.ms,
+          tenant_id: entry.tenant_id,
+        },
+        "request",
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(withoutTime(written!)).toBe(withoutTime(reference.lines.at(-1)!));
+    }
+  });
+
   it("never writes a key, a tracking token or a secret, whatever the request carried", async () => {
     const created = await send("/v1/orders/create", {
       method: "POST",
