@@ -33,9 +33,10 @@ const redactPaths = [
  * per request line cost the busiest routes about 8 % of their CPU in the profile, and each write is a round trip
  * through libuv's thread pool (4 KiB blocks meant about a thousand of them a second at 20,000 requests/s; at 32 KiB
  * the keyed no-op spent 40.3 -> 38.4 µs of CPU per request in one alternating pair, and a line through the batcher
- * 1.34-1.44 -> 0.98-1.03 µs in process). The lines of one event-loop turn reach that buffer as one slice of
- * bytes, encoded once as they were logged (`LineBatcher`). Everything buffered is written synchronously when the process exits (pino registers that, and
- * the batcher hands its lines over first), so only a SIGKILL can lose the last fraction of a second of lines.
+ * 1.34-1.44 -> 0.98-1.03 µs in process). Lines reach that buffer a block at a time (32 Ki characters, or what
+ * 200 ms gathered), encoded to bytes once (`LineBatcher`). Everything buffered is written synchronously when the
+ * process exits (pino registers that, and the batcher hands its lines over first), so only a SIGKILL can lose the
+ * last fraction of a second of lines.
  */
 export function createLogger(config: Config, destination?: DestinationStream): Logger {
   const options = {

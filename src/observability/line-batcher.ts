@@ -9,28 +9,34 @@ export interface LineSink {
 }
 
 /** Characters gathered before they are handed over at once, without waiting for the end of the turn. */
-const maxBatchChars = 16_384;
+const maxBatchChars = 32_768;
+/** The longest a line waits for others before it is handed over and written. */
+const maxHoldMs = 200;
 /** Size of each block the lines are encoded into; a batch that may not fit in one gets a block of its own size. */
 const blockBytes = 65_536;
 /** The most bytes one UTF-16 code unit of a JavaScript string can take in UTF-8. */
 const maxBytesPerCodeUnit = 3;
 
 /**
- * A pino destination that gathers the lines of one event-loop turn, encodes them to UTF-8 at once into a block of
- * memory, and hands them to `sink` as one slice of that block.
+ * A pino destination that gathers lines until it has a block's worth (32 Ki characters) or the oldest has waited
+ * 200 ms, encodes them to UTF-8 at once into a block of memory, and hands them to `sink` as one slice of that block.
  *
  * sonic-boom's string mode measures the byte length of every chunk and of the block it appends it to (a string
  * that grows with each chunk, flattened again on every write), and encodes each string it wrote a second time
- * to cut off what the write took. Given bytes, it only counts them (`Buffer.length`) and writes them. The lines are
- * joined first and encoded with one call per turn: one call per line cost more than it saved at saturation (about
- * 16 lines a turn there). A slice is never written over: the next turn's lines go after it, and a full block is
- * left to the garbage collector once sonic-boom has written its slices (a new one is taken). Order is kept: every
- * line, the request lines and the redacting logger's alike, passes through here. The bytes are those sonic-boom
- * would have written for the same string (`Buffer.write` and `fs.write` of a string both encode UTF-8, a lone
- * surrogate as U+FFFD).
+ * to cut off what the write took. Given bytes, it only counts them (`Buffer.length`) and writes them. Handing over
+ * at sonic-boom's `minLength` rather than at the end of each event-loop turn (about 16 lines at saturation, one at
+ * moderate rates) saves a `setImmediate` and a sonic-boom write per turn, and its merging of the turns' slices
+ * before each write. A slice is never written over: the next lines go after it, and a full block is left to the
+ * garbage collector once sonic-boom has written its slices (a new one is taken). Order is kept: every line, the
+ * request lines and the redacting logger's alike, passes through here. The bytes are those sonic-boom would have
+ * written for the same string (`Buffer.write` and `fs.write` of a string both encode UTF-8, a lone surrogate as
+ * U+FFFD). At 200 ms the batcher also asks the sink to write what it holds (`flush`), so an idle service's lines
+ * reach stdout within about that long (sonic-boom's own periodic flush catches a remainder left while a write was
+ * in flight).
  *
- * Lines gathered in the current turn are handed over before the process exits (an `exit` listener placed ahead
- * of pino's own, which then writes sonic-boom's buffer synchronously), and `flushSync` hands them over first.
+ * Lines gathered are handed over before the process exits, however it exits (an `exit` listener placed ahead of
+ * pino's own, which then writes sonic-boom's buffer synchronously; the 200 ms timer does not keep the process
+ * alive), and `flushSync` hands them over first.
  */
 export class LineBatcher {
   private lines: string[] = [];
@@ -38,8 +44,12 @@ export class LineBatcher {
   private block = Buffer.allocUnsafeSlow(blockBytes);
   /** The first free byte of `block`: the bytes before it have been handed to the sink. */
   private end = 0;
-  private scheduled = false;
+  private idleTimer: NodeJS.Timeout | undefined;
   private readonly drainNow = () => this.drain();
+  private readonly flushIdle = () => {
+    this.idleTimer = undefined;
+    this.flush();
+  };
 
   constructor(
     private readonly sink: LineSink,
@@ -52,16 +62,19 @@ export class LineBatcher {
     this.lines.push(line);
     this.chars += line.length;
     if (this.chars >= maxBatchChars) this.drain();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.drainNow);
+    else if (this.idleTimer === undefined) {
+      this.idleTimer = setTimeout(this.flushIdle, maxHoldMs);
+      this.idleTimer.unref();
     }
     return true;
   }
 
   /** Hands every gathered line to the sink now, as one slice of bytes. */
   drain(): void {
-    this.scheduled = false;
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
     const { lines } = this;
     if (lines.length === 0) return;
     const text = lines.length === 1 ? (lines[0] as string) : lines.join("");

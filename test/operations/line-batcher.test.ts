@@ -1,17 +1,23 @@
 import { spawn } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { LineBatcher } from "../../src/observability/line-batcher.ts";
 
 /** A sink that keeps each block of bytes it is handed (decoded), to see how the lines were grouped. */
 function recordingSink() {
   const writes: string[] = [];
   let syncFlushes = 0;
+  let flushes = 0;
   return {
     writes,
     syncFlushes: () => syncFlushes,
+    flushes: () => flushes,
     sink: {
+      flush(callback?: (error?: Error | null) => void) {
+        flushes++;
+        callback?.();
+      },
       write(chunk: Buffer) {
         writes.push(chunk.toString("utf8"));
       },
@@ -23,26 +29,37 @@ function recordingSink() {
 }
 
 describe("LineBatcher", () => {
-  it("hands the lines of one turn to the sink as one block, in order, and the next turn's apart", async () => {
-    const { writes, sink } = recordingSink();
-    const batcher = new LineBatcher(sink, new EventEmitter() as unknown as NodeJS.Process);
-    batcher.write("a\n");
-    batcher.write("b\n");
-    batcher.write("c\n");
-    expect(writes).toEqual([]);
-    await nextTurn();
-    expect(writes).toEqual(["a\nb\nc\n"]);
-    batcher.write("d\n");
-    await nextTurn();
-    expect(writes).toEqual(["a\nb\nc\n", "d\n"]);
+  it("holds its lines across turns until the oldest has waited 200 ms, then hands them over as one block, in order", () => {
+    vi.useFakeTimers();
+    try {
+      const { writes, sink, flushes } = recordingSink();
+      const batcher = new LineBatcher(sink, new EventEmitter() as unknown as NodeJS.Process);
+      batcher.write("a\n");
+      vi.advanceTimersByTime(150);
+      batcher.write("b\n");
+      batcher.write("c\n");
+      vi.advanceTimersByTime(49);
+      expect(writes).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(writes).toEqual(["a\nb\nc\n"]);
+      // ... and asks the sink to write it now, not when sonic-boom's own block fills.
+      expect(flushes()).toBe(1);
+      batcher.write("d\n");
+      vi.advanceTimersByTime(200);
+      expect(writes).toEqual(["a\nb\nc\n", "d\n"]);
+      vi.advanceTimersByTime(1000);
+      expect(writes).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
-  it("hands a large batch over at once, without waiting for the end of the turn", () => {
+  it("hands a large batch over at once, without waiting", () => {
     const { writes, sink } = recordingSink();
     const batcher = new LineBatcher(sink, new EventEmitter() as unknown as NodeJS.Process);
     const line = `${"x".repeat(999)}\n`;
-    for (let i = 0; i < 17; i++) batcher.write(line);
-    expect(writes).toEqual([line.repeat(17)]);
+    for (let i = 0; i < 33; i++) batcher.write(line);
+    expect(writes).toEqual([line.repeat(33)]);
   });
 
   it("hands its lines over on flush and flushSync, and when the process exits", async () => {
@@ -65,7 +82,7 @@ describe("LineBatcher", () => {
     expect(writes).toHaveLength(3);
   });
 
-  it("hands over the UTF-8 bytes of its lines, as writing the strings would, across blocks of any size", async () => {
+  it("hands over the UTF-8 bytes of its lines, as writing the strings would, across blocks of any size", () => {
     const blocks: Buffer[] = [];
     const batcher = new LineBatcher(
       { write: (chunk: Buffer) => blocks.push(chunk) },
@@ -82,7 +99,7 @@ describe("LineBatcher", () => {
     ];
     for (let turn = 0; turn < 3; turn++) {
       for (const line of lines) batcher.write(line);
-      await nextTurn();
+      batcher.drain();
     }
     // Bytes, which sonic-boom's buffer mode writes as they are, where a string would be measured and encoded twice.
     expect(blocks.every((block) => Buffer.isBuffer(block))).toBe(true);
@@ -156,6 +173,35 @@ describe("LineBatcher", () => {
     expect(code).toBe(0);
     expect(stderr).toBe("logged\n");
     expect(numbers).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+  });
+
+  it("loses no line of the production logger when the process ends by itself, its event loop empty", async () => {
+    // No process.exit: the lines are still held (their timer does not keep the process alive) when the loop runs dry.
+    const script = `
+      import { createLogger } from "./src/bootstrap.ts";
+      import { loadConfig } from "./src/config.ts";
+      const logger = createLogger(loadConfig({ LOG_LEVEL: "info" }));
+      for (let i = 0; i < 5; i++) logger.info({ n: i }, "line");
+    `;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const numbers = stdout
+      .trim()
+      .split("\n")
+      .map((line) => (JSON.parse(line) as { n: number }).n);
+    expect(numbers).toEqual([0, 1, 2, 3, 4]);
   });
 
   it("loses no line of the production logger when the process exits in the turn that logged them", async () => {
