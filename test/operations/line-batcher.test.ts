@@ -28,6 +28,31 @@ function recordingSink() {
   };
 }
 
+/** Runs `script` (ESM, from the project root) in a child Node process; its exit code, stdout and stderr. */
+async function runScript(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, stdout, stderr };
+}
+
+/** The `n` field of each JSON line. */
+function numbersOf(stdout: string): number[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .map((line) => (JSON.parse(line) as { n: number }).n);
+}
+
 describe("LineBatcher", () => {
   it("holds its lines across turns until the oldest has waited 200 ms, then hands them over as one block, in order", () => {
     vi.useFakeTimers();
@@ -183,24 +208,10 @@ describe("LineBatcher", () => {
       const logger = createLogger(loadConfig({ LOG_LEVEL: "info" }));
       for (let i = 0; i < 5; i++) logger.info({ n: i }, "line");
     `;
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const { code, stdout, stderr } = await runScript(script);
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    const numbers = stdout
-      .trim()
-      .split("\n")
-      .map((line) => (JSON.parse(line) as { n: number }).n);
+    const numbers = numbersOf(stdout);
     expect(numbers).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -213,24 +224,10 @@ describe("LineBatcher", () => {
       for (let i = 0; i < 3000; i++) logger.info({ n: i }, "line");
       process.exit(0);
     `;
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const { code, stdout, stderr } = await runScript(script);
     expect(stderr).toBe("");
     expect(code).toBe(0);
-    const numbers = stdout
-      .trim()
-      .split("\n")
-      .map((line) => (JSON.parse(line) as { n: number }).n);
+    const numbers = numbersOf(stdout);
     expect(numbers).toEqual(Array.from({ length: 3000 }, (_, i) => i));
   });
 });
