@@ -6,7 +6,7 @@ import { bodyGuard, isJsonMediaType, mediaTypeOf } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
 import { addResponseHeader, addResponseHeaders, requestHeader } from "./http/headers.ts";
 import { unparsableJsonError } from "./http/json-body.ts";
-import { cachedDefaultRouter } from "./http/literal-route-cache.ts";
+import { cachedDefaultRouter, isLiteralPath } from "./http/literal-route-cache.ts";
 import { prefersHtml } from "./http/negotiation.ts";
 import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { assignRequestId, newRequestId } from "./http/request-id.ts";
@@ -117,7 +117,7 @@ function allowedMethods(app: App, path: string): string[] {
   const patterned = new Set<string>();
   for (const route of app.routes) {
     if (route.method === "ALL") continue;
-    const isLiteral = !/[:*]/.test(route.path);
+    const isLiteral = isLiteralPath(route.path);
     const pattern = new RegExp(
       `^${route.path
         .replace(/[.+?^${}()|[\]\\]/g, "\\$&")
@@ -137,7 +137,7 @@ function allowedMethods(app: App, path: string): string[] {
 function literalRouteMethods(app: App): Map<string, Set<string>> {
   const byPath = new Map<string, Set<string>>();
   for (const route of app.routes) {
-    if (route.method === "ALL" || /[:*]/.test(route.path)) continue;
+    if (route.method === "ALL" || !isLiteralPath(route.path)) continue;
     const methods = byPath.get(route.path) ?? new Set<string>();
     methods.add(route.method);
     byPath.set(route.path, methods);

@@ -3,6 +3,14 @@ import { RegExpRouter } from "hono/router/reg-exp-router";
 import { SmartRouter } from "hono/router/smart-router";
 import { TrieRouter } from "hono/router/trie-router";
 
+/**
+ * Whether a route path names one path only (`/v1/whoami`), not a pattern (`/v1/orders/:id`, `/v1/*`). The app's
+ * 405 answers (src/app.ts) and this cache must agree on it.
+ */
+export function isLiteralPath(path: string): boolean {
+  return !/[:*]/.test(path);
+}
+
 /** Methods whose results are kept: a client may send any method token, and each would be an entry. */
 const cachedMethods = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
@@ -30,7 +38,7 @@ export class LiteralRouteCache<T> implements Router<T> {
   add(method: string, path: string, handler: T): void {
     this.inner.add(method, path, handler);
     this.results.clear();
-    if (!/[:*]/.test(path)) this.literalPaths.add(path);
+    if (isLiteralPath(path)) this.literalPaths.add(path);
   }
 
   match(method: string, path: string): Result<T> {
