@@ -3,14 +3,18 @@ import type { KeyMode } from "../domain/keys/format.ts";
 import type { Scope } from "../domain/keys/scopes.ts";
 import type { Services } from "../services.ts";
 
-/** The authenticated caller, set by the auth middleware. */
+/**
+ * The authenticated caller, set by the auth middleware. One object serves every request of a verified key record
+ * (src/http/auth.ts), so its fields are read-only (the scopes array is the verified key record's own, shared as
+ * before).
+ */
 export interface AuthContext {
-  keyId: string;
-  tenantId: string;
-  plan: string;
-  mode: KeyMode;
-  scopes: Scope[];
-  rateLimitPerMinute: number | null;
+  readonly keyId: string;
+  readonly tenantId: string;
+  readonly plan: string;
+  readonly mode: KeyMode;
+  readonly scopes: Scope[];
+  readonly rateLimitPerMinute: number | null;
 }
 
 export interface AppEnv {
