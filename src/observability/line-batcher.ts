@@ -12,24 +12,19 @@ export interface LineSink {
 const maxBatchChars = 32_768;
 /** The longest a line waits for others before it is handed over and written. */
 const maxHoldMs = 200;
-/** Size of each block the lines are encoded into; a batch that may not fit in one gets a block of its own size. */
-const blockBytes = 65_536;
-/** The most bytes one UTF-16 code unit of a JavaScript string can take in UTF-8. */
-const maxBytesPerCodeUnit = 3;
 
 /**
- * A pino destination that gathers lines until it has a block's worth (32 Ki characters) or the oldest has waited
- * 200 ms, encodes them to UTF-8 at once into a block of memory, and hands them to `sink` as one slice of that block.
+ * A pino destination that gathers lines until it has 32 Ki characters or the oldest has waited 200 ms, encodes them
+ * to UTF-8 at once, and hands them to `sink` as one buffer.
  *
  * sonic-boom's string mode measures the byte length of every chunk and of the block it appends it to (a string
  * that grows with each chunk, flattened again on every write), and encodes each string it wrote a second time
  * to cut off what the write took. Given bytes, it only counts them (`Buffer.length`) and writes them. Handing over
  * at sonic-boom's `minLength` rather than at the end of each event-loop turn (about 16 lines at saturation, one at
- * moderate rates) saves a `setImmediate` and a sonic-boom write per turn, and its merging of the turns' slices
- * before each write. A slice is never written over: the next lines go after it, and a full block is left to the
- * garbage collector once sonic-boom has written its slices (a new one is taken). Order is kept: every line, the
+ * moderate rates) saves a `setImmediate` and a sonic-boom write per turn, and its merging of the turns' buffers
+ * before each write. Each batch gets a buffer of its own (sonic-boom keeps it until written). Order is kept: every line, the
  * request lines and the redacting logger's alike, passes through here. The bytes are those sonic-boom would have
- * written for the same string (`Buffer.write` and `fs.write` of a string both encode UTF-8, a lone surrogate as
+ * written for the same string (`Buffer.from` and `fs.write` of a string both encode UTF-8, a lone surrogate as
  * U+FFFD). At 200 ms the batcher also asks the sink to write what it holds (`flush`), so an idle service's lines
  * reach stdout within about that long (sonic-boom's own periodic flush catches a remainder left while a write was
  * in flight).
@@ -41,9 +36,6 @@ const maxBytesPerCodeUnit = 3;
 export class LineBatcher {
   private lines: string[] = [];
   private chars = 0;
-  private block = Buffer.allocUnsafeSlow(blockBytes);
-  /** The first free byte of `block`: the bytes before it have been handed to the sink. */
-  private end = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly drainNow = () => this.drain();
   private readonly flushIdle = () => {
@@ -69,7 +61,7 @@ export class LineBatcher {
     return true;
   }
 
-  /** Hands every gathered line to the sink now, as one slice of bytes. */
+  /** Hands every gathered line to the sink now, as one buffer of bytes. */
   drain(): void {
     if (this.idleTimer !== undefined) {
       clearTimeout(this.idleTimer);
@@ -80,14 +72,7 @@ export class LineBatcher {
     const text = lines.length === 1 ? (lines[0] as string) : lines.join("");
     this.lines = [];
     this.chars = 0;
-    const room = text.length * maxBytesPerCodeUnit;
-    if (room > this.block.length - this.end) {
-      this.block = Buffer.allocUnsafeSlow(Math.max(blockBytes, room));
-      this.end = 0;
-    }
-    const start = this.end;
-    this.end += this.block.write(text, start);
-    this.sink.write(this.block.subarray(start, this.end));
+    this.sink.write(Buffer.from(text, "utf8"));
   }
 
   /** Hands the gathered lines over and asks the sink to write everything (pino's `logger.flush`). */

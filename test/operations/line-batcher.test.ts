@@ -107,14 +107,13 @@ describe("LineBatcher", () => {
     expect(writes).toHaveLength(3);
   });
 
-  it("hands over the UTF-8 bytes of its lines, as writing the strings would, across blocks of any size", () => {
+  it("hands over the UTF-8 bytes of its lines, as writing the strings would, in batches of any size", () => {
     const blocks: Buffer[] = [];
     const batcher = new LineBatcher(
       { write: (chunk: Buffer) => blocks.push(chunk) },
       new EventEmitter() as unknown as NodeJS.Process,
     );
-    // Multi-byte characters, a lone surrogate (written as U+FFFD), and lines long enough to need new blocks, one
-    // longer than a whole block.
+    // Multi-byte characters, a lone surrogate (written as U+FFFD), and lines longer than a batch's 32 Ki characters.
     const lines = [
       '{"msg":"ñandú, 東京, 😀"}\n',
       '{"msg":"\ud800"}\n',
