@@ -1,3 +1,4 @@
+import { EndOfTurn } from "./end-of-turn.ts";
 import {
   decisionOf,
   type GcraState,
@@ -38,32 +39,19 @@ export class MemoryRateLimiter implements RateLimiter {
     this.sweeper.unref?.();
   }
 
-  /** The answers decided in this event-loop turn, handed over together once it ends (see `consume`). */
-  private turnAnswers: (() => void)[] | undefined;
+  /** Where decisions wait for the end of their event-loop turn (see `consume`). */
+  private readonly turn = new EndOfTurn();
 
   /**
    * Decides at once (the state is updated before this returns, so decisions keep their order) but answers at the end
-   * of the event-loop turn, together with every other decision of that turn. Answered at once, each request's
-   * response went out alone, and each write to the client's socket woke the client on its own: at a fixed 5,000
-   * requests/s the keyed no-op cost 81 µs of CPU per request so, 50 answered per turn (BENCHMARKS.md, session 8).
-   * The Redis limiter's requests resume together anyway, when their shared call returns.
+   * of the event-loop turn, together with every other decision of that turn (see EndOfTurn).
    */
   consume(subject: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
     // Decided in the executor, which runs before the constructor returns: a policy it cannot apply throws there and
     // comes back as the promise's rejection (as the Redis limiter's does), with no try of our own around it.
     return new Promise((resolve) => {
       const decision = this.consumeNow(subject, policy, cost);
-      let answers = this.turnAnswers;
-      if (!answers) {
-        const turn: (() => void)[] = [];
-        answers = turn;
-        this.turnAnswers = turn;
-        setImmediate(() => {
-          this.turnAnswers = undefined;
-          for (const answer of turn) answer();
-        });
-      }
-      answers.push(() => resolve(decision));
+      this.turn.add(() => resolve(decision));
     });
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
+import { EndOfTurn } from "./end-of-turn.ts";
 import {
   decisionOf,
   type GcraState,
@@ -62,6 +63,38 @@ return {now, start, tat}
 
 const scriptSha = createHash("sha1").update(gcraScript).digest("hex");
 
+/**
+ * Gives back what an instance reserved and did not use (see `Lane.credit`): moves the subject's arrival time back by
+ * ARGV[2] microseconds, never before now, when it is still kept with the interval ARGV[1] (after a limit change the
+ * reserve is left to expire with it). What other instances took meanwhile stays counted: only the reserve's own
+ * units come back.
+ */
+export const refundScript = `
+local interval = tonumber(ARGV[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 0 end
+local stored_tat, stored_interval = string.match(stored, '^(%d+):(%d+)$')
+stored_tat = tonumber(stored_tat)
+if not stored_tat or tonumber(stored_interval) ~= interval or stored_tat <= now then return 0 end
+local tat = math.max(now, stored_tat - tonumber(ARGV[2]))
+if tat > now then
+  redis.call('SET', KEYS[1], string.format('%.0f:%.0f', tat, interval), 'PX', string.format('%d', math.ceil((tat - now) / 1000) + 1))
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`;
+
+/**
+ * How much of a policy's quota one instance may hold in reserve: a hundredth of it, and at most `maxReserve`
+ * requests. Below 200 requests per window that is less than two requests, and nothing is reserved: the default
+ * quota (100 a minute) is decided in Redis request by request, as before reserves existed.
+ */
+const reserveShare = 100;
+const maxReserve = 1024;
+
 /** At most this many requests are decided by one script call (the rest wait for the next call). */
 const maxBatch = 256;
 
@@ -73,6 +106,11 @@ export interface RedisRateLimiterOptions {
   commandTimeoutMs: number;
   /** Called on connection errors (ioredis reports each reconnect attempt). */
   onConnectionError?: (error: Error) => void;
+  /**
+   * A reserve no request drew on for this long is given back to Redis (default 1,000 ms); `false` reserves nothing,
+   * so that every request is decided in Redis.
+   */
+  reserveHoldMs?: number | false;
 }
 
 /** Receives one request's decision, or the error that failed its call (exactly one of the two, once). */
@@ -83,13 +121,40 @@ interface Waiter {
   done: DecisionCallback;
 }
 
-/** The requests of one subject (under one policy) waiting for their call to be sent. */
+/**
+ * One subject under one policy: its requests waiting for a call, and what this instance holds in reserve for it.
+ *
+ * A busy subject (several requests per round trip) with a large quota reserves requests ahead: each call also asks
+ * Redis for up to `reserveFor` further requests, decided and charged there like any other, and this instance then
+ * admits that many of the subject's next requests without a round trip (at the end of their turn, as the in-memory
+ * limiter answers), asking for more when half is used. The shared budget still holds exactly: what is reserved is
+ * already counted in Redis, so all instances together never admit more than the quota. What it costs is the other
+ * way: a reserve held by one instance is not available to the others, at most a hundredth of the quota per
+ * instance, and what nobody used within `reserveHoldMs` is given back (`refundScript`).
+ */
 interface Lane {
   subject: string;
   key: string;
   interval: number;
   burst: number;
+  /** The most this lane reserves, in requests of cost 1 (0: it never reserves). */
+  reserveCap: number;
   queued: Waiter[];
+  /** Waiting in `due` or with a call in flight (it then gets no second one). */
+  busy: boolean;
+  /** Microseconds of arrival time reserved in Redis and not handed out yet (requests of cost c take c × interval). */
+  credit: number;
+  /** The reserve asked for by the last call, in requests. */
+  reserved: number;
+  /** The subject's arrival time in Redis after the last reply (this instance's reserve included), Redis's clock
+   * then, and this process's `performance.now()` then. */
+  tat: number;
+  redisNow: number;
+  localAt: number;
+  /** Requests of this lane since its last call was sent: how busy it is. */
+  demand: number;
+  /** `performance.now()` of its last request. */
+  lastUsed: number;
 }
 
 /**
@@ -107,19 +172,28 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly client: Redis;
   private readonly prefix: string;
   /**
-   * Subjects with requests queued or a call in flight, by subject, then by policy (nearly always one). Looked up by
-   * the subject string the caller already has: a key built per request from the policy's numbers and the prefix was
-   * a new string to hash on every decision.
+   * Subjects with requests queued, a call in flight or a reserve, by subject, then by policy (nearly always one).
+   * Looked up by the subject string the caller already has: a key built per request from the policy's numbers and
+   * the prefix was a new string to hash on every decision.
    */
   private readonly lanes = new Map<string, Lane[]>();
   /** Lanes whose queued requests are sent at the end of this turn (none of them has a call in flight). */
   private due: Lane[] = [];
   private closed = false;
-  /** Script calls made and decisions returned; their ratio is the mean batch size. */
-  readonly stats = { calls: 0, decisions: 0 };
+  /** Requests admitted from a reserve, answered at the end of their turn. */
+  private readonly turn = new EndOfTurn();
+  private readonly reserveHoldMs: number | false;
+  /** Gives back the reserves nobody drew on for `reserveHoldMs` (runs only while a reserve is held). */
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  /**
+   * Script calls made and the decisions they returned (their ratio is the mean batch size); requests admitted from a
+   * reserve, without a call; reserves given back.
+   */
+  readonly stats = { calls: 0, decisions: 0, fromReserve: 0, refunds: 0 };
 
   constructor(options: RedisRateLimiterOptions) {
     this.prefix = options.prefix;
+    this.reserveHoldMs = options.reserveHoldMs ?? 1000;
     this.client = new Redis(options.url, {
       // Fail at once while disconnected instead of queueing: a request must not wait for Redis to come back.
       enableOfflineQueue: false,
@@ -177,36 +251,87 @@ export class RedisRateLimiter implements RateLimiter {
    */
   enqueue(subject: string, policy: RateLimitPolicy, cost: number, done: DecisionCallback): void {
     const params = gcraParameters(policy, cost);
-    const waiter: Waiter = { increment: params.increment, done };
+    const lane = this.laneFor(subject, policy, params);
+    lane.demand++;
+    lane.lastUsed = performance.now();
+    if (lane.queued.length === 0 && lane.credit >= params.increment) {
+      const decision = this.takeFromReserve(lane, params.increment);
+      this.turn.add(() => done(undefined, decision));
+      // Half of the reserve used: the next one is asked for now, so that the requests after it need not wait.
+      if (!lane.busy && lane.credit * 2 < lane.reserved * lane.interval) this.sendAtEndOfTurn(lane);
+      return;
+    }
+    lane.queued.push({ increment: params.increment, done });
+    if (!lane.busy) this.sendAtEndOfTurn(lane);
+  }
+
+  private laneFor(
+    subject: string,
+    policy: RateLimitPolicy,
+    params: { interval: number; burst: number },
+  ): Lane {
     let lanes = this.lanes.get(subject);
     if (lanes) {
       for (const lane of lanes) {
-        if (lane.interval === params.interval && lane.burst === params.burst) {
-          lane.queued.push(waiter);
-          return;
-        }
+        if (lane.interval === params.interval && lane.burst === params.burst) return lane;
       }
     } else {
       lanes = [];
       this.lanes.set(subject, lanes);
     }
+    const cap =
+      this.reserveHoldMs === false ? 0 : Math.min(maxReserve, Math.floor(policy.limit / reserveShare));
     const fresh: Lane = {
       subject,
       key: `${this.prefix}${subject}`,
       interval: params.interval,
       burst: params.burst,
-      queued: [waiter],
+      reserveCap: cap >= 2 ? cap : 0,
+      queued: [],
+      busy: false,
+      credit: 0,
+      reserved: 0,
+      tat: 0,
+      redisNow: 0,
+      localAt: 0,
+      demand: 0,
+      lastUsed: 0,
     };
     lanes.push(fresh);
-    this.sendAtEndOfTurn(fresh);
+    return fresh;
+  }
+
+  /**
+   * The decision of a request admitted from the lane's reserve: the GCRA step Redis would take now, from where the
+   * subject would stand had the rest of the reserve not been taken (so `remaining` counts it as still available,
+   * which it is, to this instance), on Redis's clock as of the last reply plus the time elapsed here since.
+   */
+  private takeFromReserve(lane: Lane, increment: number): RateLimitDecision {
+    lane.credit -= increment;
+    this.stats.fromReserve++;
+    const now = lane.redisNow + Math.round((performance.now() - lane.localAt) * 1000);
+    const step = gcraStep(
+      now,
+      { tat: lane.tat - lane.credit - increment, interval: lane.interval },
+      { interval: lane.interval, burst: lane.burst, increment },
+    );
+    // Reserved units were admitted at a time no later than `now`, so the step admits too.
+    return decisionOf(step, "redis");
+  }
+
+  /** The reserve the lane's next call asks for: twice its growth while busy, none while a request comes alone. */
+  private reserveFor(lane: Lane): number {
+    if (lane.reserveCap === 0 || lane.demand < 2) return 0;
+    return Math.min(lane.reserveCap, 4 * lane.demand);
   }
 
   private sendAtEndOfTurn(lane: Lane): void {
+    lane.busy = true;
     this.due.push(lane);
     if (this.due.length === 1) setImmediate(this.sendDue);
   }
 
-  /** Sends each due lane's queued requests (at most `maxBatch` of them) in one call. */
+  /** Sends each due lane's queued requests (at most `maxBatch` of them) in one call, with the reserve it asks for. */
   private readonly sendDue = (): void => {
     const due = this.due;
     this.due = [];
@@ -219,30 +344,46 @@ export class RedisRateLimiter implements RateLimiter {
         batch = queued.slice(0, maxBatch);
         lane.queued = queued.slice(maxBatch);
       }
-      this.send(lane, batch);
+      const reserve = this.reserveFor(lane);
+      if (batch.length === 0 && reserve === 0) {
+        // A refill asked for when half the reserve was used, by a lane no longer busy enough to get one.
+        lane.busy = false;
+        if (lane.credit === 0) this.drop(lane);
+        continue;
+      }
+      this.send(lane, batch, reserve);
     }
   };
 
-  /** Decides `batch` in one call; then schedules whatever queued meanwhile, or frees the lane. */
-  private send(lane: Lane, batch: Waiter[]): void {
+  /** Decides `batch` (and reserves `reserve` requests) in one call; then serves or sends what queued meanwhile. */
+  private send(lane: Lane, batch: Waiter[], reserve: number): void {
     this.stats.calls++;
     this.stats.decisions += batch.length;
-    // The batch run-length encoded (see gcraScript): interval, burst, then (increment, count) pairs.
+    lane.demand = 0;
+    lane.reserved = reserve;
+    // The batch run-length encoded (see gcraScript): interval, burst, then (increment, count) pairs; the reserve is
+    // one more pair, of requests of cost 1.
     const args: number[] = [lane.interval, lane.burst];
     for (const waiter of batch) {
       const last = args.length - 2;
       if (last >= 2 && args[last] === waiter.increment) args[last + 1]!++;
       else args.push(waiter.increment, 1);
     }
+    if (reserve > 0) args.push(lane.interval, reserve);
     const answer = (reply: unknown) => {
-      let decisions: RateLimitDecision[];
+      let replayed: Replayed;
       try {
-        decisions = replay(lane, batch, reply);
+        replayed = replay(lane, batch, reply, reserve);
       } catch (error) {
         fail(error);
         return;
       }
-      for (let i = 0; i < batch.length; i++) batch[i]!.done(undefined, decisions[i]);
+      lane.credit += replayed.reservedMicros;
+      lane.tat = replayed.tat;
+      lane.redisNow = replayed.now;
+      lane.localAt = performance.now();
+      if (lane.credit > 0) this.sweepWhileReserved();
+      for (let i = 0; i < batch.length; i++) batch[i]!.done(undefined, replayed.decisions[i]);
       this.next(lane);
     };
     const fail = (error: unknown) => {
@@ -256,15 +397,74 @@ export class RedisRateLimiter implements RateLimiter {
     });
   }
 
+  /**
+   * After a lane's call: the requests that queued meanwhile are admitted from the reserve it brought, in order, as far
+   * as it goes; the rest are sent together at the end of this turn. A lane with nothing queued and no reserve is
+   * dropped.
+   */
   private next(lane: Lane): void {
+    lane.busy = false;
+    const queued = lane.queued;
+    let served = 0;
+    while (served < queued.length && lane.credit >= queued[served]!.increment) {
+      const waiter = queued[served]!;
+      waiter.done(undefined, this.takeFromReserve(lane, waiter.increment));
+      served++;
+    }
+    if (served > 0) lane.queued = queued.slice(served);
     if (lane.queued.length > 0) {
       this.sendAtEndOfTurn(lane);
       return;
     }
+    if (lane.credit === 0) this.drop(lane);
+  }
+
+  private drop(lane: Lane): void {
     const lanes = this.lanes.get(lane.subject);
     const at = lanes ? lanes.indexOf(lane) : -1;
     if (lanes && at >= 0) lanes.splice(at, 1);
     if (lanes?.length === 0) this.lanes.delete(lane.subject);
+  }
+
+  private sweepWhileReserved(): void {
+    if (this.sweeper || this.reserveHoldMs === false || this.closed) return;
+    const holdMs = this.reserveHoldMs;
+    this.sweeper = setInterval(() => this.giveBackIdle(holdMs), Math.max(10, holdMs / 2));
+    this.sweeper.unref?.();
+  }
+
+  /** Gives back every reserve no request drew on for `holdMs`; stops sweeping when none is left. */
+  private giveBackIdle(holdMs: number): Promise<void>[] {
+    const now = performance.now();
+    const refunds: Promise<void>[] = [];
+    let held = 0;
+    for (const lanes of this.lanes.values()) {
+      for (const lane of [...lanes]) {
+        if (lane.credit === 0 || lane.busy) continue;
+        if (now - lane.lastUsed < holdMs) {
+          held++;
+          continue;
+        }
+        refunds.push(this.refund(lane));
+      }
+    }
+    if (held === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+    return refunds;
+  }
+
+  /** Gives the lane's reserve back to Redis and forgets the lane (if it lost its connection, the reserve expires). */
+  private refund(lane: Lane): Promise<void> {
+    const micros = lane.credit;
+    lane.credit = 0;
+    if (lane.queued.length === 0) this.drop(lane);
+    this.stats.refunds++;
+    return this.client.eval(refundScript, 1, lane.key, lane.interval, micros).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   health() {
@@ -278,7 +478,11 @@ export class RedisRateLimiter implements RateLimiter {
     this.closed = true;
     // Requests of this turn not sent yet go before the goodbye, as they would have when each was sent at once.
     if (this.due.length > 0) this.sendDue();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
     if (this.client.status === "end") return;
+    // Reserves go back, so that the other instances can use them at once.
+    if (this.available) await Promise.all(this.giveBackIdle(0));
     try {
       await this.client.quit();
     } catch {
@@ -288,16 +492,25 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
+/** A reply replayed: each request's decision, the reserve Redis granted, its arrival time after the call, its clock. */
+export interface Replayed {
+  decisions: RateLimitDecision[];
+  reservedMicros: number;
+  tat: number;
+  now: number;
+}
+
 /**
  * Each request's decision from the script's reply: the script's steps again, here, with `gcraStep` (it returns only
- * where they began and ended, so a reply is three numbers whatever the batch's size), checked to end where Redis
- * ended.
+ * where they began and ended, so a reply is three numbers whatever the batch's size), then those of the `reserve`
+ * requests asked for after the batch (as many as fitted were reserved), checked to end where Redis ended.
  */
 export function replay(
   lane: { interval: number; burst: number },
   batch: readonly { increment: number }[],
   reply: unknown,
-): RateLimitDecision[] {
+  reserve = 0,
+): Replayed {
   const [now, start, end] = Array.isArray(reply) ? (reply as unknown[]) : [];
   if (typeof now !== "number" || typeof start !== "number" || typeof end !== "number") {
     throw new Error(`rate limiter: unexpected reply from redis (${String(reply).slice(0, 80)})`);
@@ -313,8 +526,16 @@ export function replay(
     state = step.state;
     decisions[i] = decisionOf(step, "redis");
   }
+  const unit = { interval: lane.interval, burst: lane.burst, increment: lane.interval };
+  let reserved = 0;
+  for (; reserved < reserve; reserved++) {
+    const step = gcraStep(now, state, unit);
+    // Requests of equal cost: once one does not fit, none after it does.
+    if (!step.allowed) break;
+    state = step.state;
+  }
   if (state.tat !== end) {
     throw new Error(`rate limiter: the script and gcraStep disagree (${end} in redis, ${state.tat} here)`);
   }
-  return decisions;
+  return { decisions, reservedMicros: reserved * lane.interval, tat: end, now };
 }
