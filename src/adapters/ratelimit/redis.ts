@@ -319,7 +319,10 @@ export class RedisRateLimiter implements RateLimiter {
     return decisionOf(step, "redis");
   }
 
-  /** The reserve the lane's next call asks for: twice its growth while busy, none while a request comes alone. */
+  /**
+   * The reserve the lane's next call asks for: four times the requests since its last call (so a reserve drawn on at
+   * half doubles each time, up to the lane's cap), and none while its requests come one at a time.
+   */
   private reserveFor(lane: Lane): number {
     if (lane.reserveCap === 0 || lane.demand < 2) return 0;
     return Math.min(lane.reserveCap, 4 * lane.demand);
