@@ -68,9 +68,12 @@ function managed(name: string, child: ChildProcess, port: number): Managed {
  * The bare node:http server the gateway is compared with, or (`bench/framework-floor-server.mjs`) the same answer
  * from Hono on its Node adapter with no middleware.
  */
-export async function startBaseline(script = "bench/baseline-server.mjs"): Promise<Managed> {
+export async function startBaseline(
+  script = "bench/baseline-server.mjs",
+  extraArgs: string[] = [],
+): Promise<Managed> {
   const port = await freePort();
-  const child = spawn(process.execPath, [script, String(port)], {
+  const child = spawn(process.execPath, [script, String(port), ...extraArgs], {
     cwd: root,
     stdio: ["ignore", "ignore", "inherit"],
   });
