@@ -158,7 +158,8 @@ interface Lane {
 }
 
 /**
- * Every decision is made in Redis, atomically, so all instances share one budget. Concurrent requests of the same
+ * Every decision is counted in Redis, atomically, so all instances share one budget (a busy subject with a large
+ * quota is admitted from a reserve its calls counted there ahead: see `Lane`). Concurrent requests of the same
  * subject are coalesced: a subject's requests are gathered until the end of the event-loop turn they arrive in
  * (its I/O phase: every request read from the sockets that were ready together) and sent as one call; while that
  * call is in flight, later requests of the subject queue, and are sent together at the end of the turn its reply
