@@ -17,7 +17,8 @@ const needsMetadata = Symbol.for("pino.metadata");
  * Only the route is escaped (once per route pattern, kept in `quotedRoutes`): no other value can hold a character
  * JSON would escape, and `JSON.stringify` of each was about 0.5 µs of a line of 1.2. The method is one of the HTTP
  * parser's method names (upper-case letters and `-`); the request id is the caller's only when it matches
- * `[A-Za-z0-9._:-]{1,128}`, else `req_` and hex digits (`assignRequestId`); the tenant id is a PostgreSQL `uuid` in its text form; status and ms are numbers.
+ * `[A-Za-z0-9._:-]{1,128}`, else `req_` and hex digits (`assignRequestId`); the tenant id is a PostgreSQL `uuid` in
+ * its text form; status and ms are numbers.
  */
 function writeRequestLine(logger: Logger, level: "info" | "error", fields: RequestLine): void {
   const internals = logger as unknown as Record<symbol, unknown>;
