@@ -10,7 +10,8 @@ import { getHeapStatistics } from "node:v8";
  * request log lines go to stdout (redirect it), the results to stderr. What it measures is the JavaScript of a request
  * (the envelope, Hono, the adapter, Node's header handling) without the system calls: per round and per request,
  * each side's CPU, and the median of each round's difference from the first ROOT. Also the bytes allocated per
- * request (heap growth over 128 requests after a forced collection).
+ * request (heap growth over 128 requests after a forced collection). `--alloc-profile` then samples where each side's
+ * requests allocate (V8's sampling heap profiler, counting objects already collected too) and lists the top sites.
  */
 
 const isPath = (a: string) => a === "/healthz" || a.startsWith("/v1/");
@@ -177,5 +178,50 @@ for (const [i, side] of sides.entries()) {
     })}\n`,
   );
 }
+if (process.argv.includes("--alloc-profile")) {
+  for (const side of sides) await allocationSites(side);
+}
 for (const side of sides) await side.close();
 process.exit(0);
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
+}
+
+/** Where a side's requests allocate: bytes per request by allocating function, and by the app frame below it. */
+async function allocationSites(side: Side): Promise<void> {
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  const requests = 20_000;
+  await session.post("HeapProfiler.startSampling", {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  for (let i = 0; i < requests / concurrency; i++) await batch(side);
+  const { profile } = (await session.post("HeapProfiler.stopSampling")) as {
+    profile: { head: SamplingNode };
+  };
+  session.disconnect();
+  const bySite = new Map<string, number>();
+  const where = (frame: SamplingNode["callFrame"]) =>
+    `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/(src|dist)\//, "$1/")}:${frame.lineNumber + 1}`;
+  const walk = (node: SamplingNode, path: string[]) => {
+    const here = [...path, where(node.callFrame)];
+    if (node.selfSize > 0) {
+      // The allocating function, and its caller (one frame up) for context.
+      const key = here.slice(-2).reverse().join("  <-  ");
+      bySite.set(key, (bySite.get(key) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child, here);
+  };
+  walk(profile.head, []);
+  const total = [...bySite.values()].reduce((a, b) => a + b, 0);
+  process.stderr.write(`${side.root}: ${(total / requests).toFixed(0)} bytes sampled per request\n`);
+  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
+    process.stderr.write(`  ${(bytes / requests).toFixed(0).padStart(6)} B  ${site}\n`);
+  }
+}

@@ -5,7 +5,9 @@ import { cpuTimesOf, type Managed, startBaseline } from "./lib/processes.ts";
 
 /**
  * `npx tsx bench/floor-ab.ts --before sync --after middleware [--rounds 6] [--duration 4]`: the CPU per request of two
- * shapes of the framework floor (`bench/framework-floor-server.mjs`: sync, async, middleware, middleware2) at
+ * shapes of the framework floor (`bench/framework-floor-server.mjs`: sync, async, middleware, middleware2; or
+ * `gateway`, `bench/gateway-shape-server.ts`, the gateway's shape without its duties, taken apart with
+ * `gateway:LAYERS,held|none,whoami|small`) at
  * saturation (50 connections), alternating (A B, B A, ...), as bench/cpu-ab.ts does for two checkouts. What the
  * framework and its Node adapter charge for the shape of the gateway's chains (a promise, a middleware layer),
  * before any work of the gateway's own. Not part of `npm run bench`.
@@ -18,7 +20,12 @@ const durationS = Number(option("duration", "4"));
 async function main(): Promise<void> {
   const sides: { name: string; shape: string; server: Managed }[] = [];
   for (const [name, shape] of Object.entries(shapes)) {
-    sides.push({ name, shape, server: await startBaseline("bench/framework-floor-server.mjs", [shape]) });
+    const [kind, parts] = shape.split(":");
+    const server =
+      kind === "gateway"
+        ? await startBaseline("bench/gateway-shape-server.ts", parts ? [parts] : [])
+        : await startBaseline("bench/framework-floor-server.mjs", [shape]);
+    sides.push({ name, shape, server });
   }
   try {
     const target = (side: (typeof sides)[number]) => ({

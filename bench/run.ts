@@ -16,6 +16,7 @@ import {
   type HttpContext,
   scenarioCreateOrder,
   scenarioFrameworkFloor,
+  scenarioGatewayShape,
   scenarioKeyedNoop,
   scenarioKeyedShare,
   scenarioTracking,
@@ -211,6 +212,16 @@ async function main(): Promise<void> {
       } finally {
         await floor.stop();
       }
+      log("scenario 1, reference: the gateway's shape without its duties (bench/gateway-shape-server.ts)");
+      const shape = await startBaseline("bench/gateway-shape-server.ts");
+      try {
+        results.gatewayShape = await scenarioGatewayShape(http, {
+          url: `http://127.0.0.1:${shape.port}`,
+          pid: shape.child.pid!,
+        });
+      } finally {
+        await shape.stop();
+      }
       log(
         "scenario 1, reference: the keyed no-op against the gateway's unkeyed GET /healthz (baseline = /healthz)",
       );
@@ -334,6 +345,7 @@ function summarise(results: Record<string, unknown>): string {
   };
   http("1 keyed no-op", results.keyedNoop);
   http("1 reference: framework floor", results.frameworkFloor);
+  http("1 reference: gateway shape without duties", results.gatewayShape);
   http("1 reference: keyed vs the gateway's /healthz", results.keyedShare);
   http("2 tracking", results.tracking);
   http("3 create order", results.createOrder);

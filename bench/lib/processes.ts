@@ -73,7 +73,9 @@ export async function startBaseline(
   extraArgs: string[] = [],
 ): Promise<Managed> {
   const port = await freePort();
-  const child = spawn(process.execPath, [script, String(port), ...extraArgs], {
+  // A TypeScript server (bench/gateway-shape-server.ts) runs through tsx's loader; it only transpiles at load.
+  const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const child = spawn(process.execPath, [...loader, script, String(port), ...extraArgs], {
     cwd: root,
     stdio: ["ignore", "ignore", "inherit"],
   });

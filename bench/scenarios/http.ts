@@ -102,6 +102,23 @@ export async function scenarioFrameworkFloor(
 }
 
 /**
+ * Scenario 1's third reference point: the gateway's shape without its duties (bench/gateway-shape-server.ts: two
+ * async layers, the keyed answer's headers held as the envelope holds them, whoami's body), paired with the same
+ * baseline. Not a target: the keyed no-op cannot do better than this with the same chain, headers and body.
+ */
+export async function scenarioGatewayShape(
+  context: HttpContext,
+  shape: { url: string; pid: number },
+): Promise<HttpScenarioResult> {
+  const result = await paired(context, { url: shape.url, pid: shape.pid, path: "/", expect: [200] });
+  return {
+    ...result,
+    target: "none (reference: the gateway's chain, headers and body, without its duties)",
+    met: true,
+  };
+}
+
+/**
  * Scenario 1's second reference point, the same comparison as Kong's published one (its proxy with key-auth and
  * rate limiting against the same proxy without them): the keyed no-op against the gateway's own unkeyed
  * `GET /healthz`, alternating in one process. `/healthz` goes through the same envelope (request id, security
