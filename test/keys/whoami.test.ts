@@ -44,6 +44,21 @@ describe.each(dbKinds)("GET /v1/whoami on %s", (kind) => {
     expect(res.headers.get("content-type")).toBe("application/json");
   });
 
+  it("answers the same bytes to every request of a key, in the schema's field order", async () => {
+    const { apiKey } = await t.newTenant();
+    const first = await (await t.request("/v1/whoami", { key: apiKey })).text();
+    const second = await t.request("/v1/whoami", { key: apiKey });
+    expect(await second.text()).toBe(first);
+    expect(Object.keys(JSON.parse(first))).toEqual([
+      "key_id",
+      "tenant_id",
+      "mode",
+      "scopes",
+      "plan",
+      "rate_limit",
+    ]);
+  });
+
   it("needs no scope: a key limited to one scope may call it, and sees that scope", async () => {
     const { tenantId } = await t.newTenant();
     const { keyId, apiKey } = await t.newKey(tenantId, { scopes: ["orders:read"] });
