@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -50,5 +51,20 @@ describe("the production build (npm start)", () => {
     const chunks = manifest.outputs.filter((output) => output.endsWith(".js"));
     const all = chunks.flatMap((chunk) => staticImports(chunk));
     for (const name of loadedOnFirstUse) expect(all).toContain(name);
+  });
+
+  it("starts Node without V8's memory reducer, a flag this Node accepts (docs/decisions/compiled-start.md)", () => {
+    const manifest = JSON.parse(readFileSync(projectPath("package.json"), "utf8")) as {
+      scripts: { start: string };
+    };
+    const [runner, ...args] = manifest.scripts.start.trim().split(/\s+/);
+    expect(runner).toBe("node");
+    // A V8 flag only works on the command line (V8 builds its reducer when the heap is set up), before the script.
+    expect(args).toEqual(["--no-memory-reducer", "scripts/start.js"]);
+    const run = spawnSync(process.execPath, ["--no-memory-reducer", "-e", "process.exit(0)"], {
+      encoding: "utf8",
+    });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe("");
   });
 });
