@@ -14,11 +14,11 @@ import {
 import { createBenchDatabase, createBenchTenant, createTrackedOrders } from "./lib/setup.ts";
 import {
   type HttpContext,
+  referenceServers,
   scenarioCreateOrder,
-  scenarioFrameworkFloor,
-  scenarioGatewayShape,
   scenarioKeyedNoop,
   scenarioKeyedShare,
+  scenarioReferenceServer,
   scenarioTracking,
 } from "./scenarios/http.ts";
 import { scenarioMemory } from "./scenarios/memory.ts";
@@ -202,25 +202,18 @@ async function main(): Promise<void> {
     if (options.scenarios.has(1)) {
       log("scenario 1: keyed, rate-limited no-op (key cache + Redis limiter + log, no database)");
       results.keyedNoop = await scenarioKeyedNoop(http);
-      log("scenario 1, reference: the framework floor (Hono on its Node adapter, no middleware)");
-      const floor = await startBaseline("bench/framework-floor-server.mjs");
-      try {
-        results.frameworkFloor = await scenarioFrameworkFloor(http, {
-          url: `http://127.0.0.1:${floor.port}`,
-          pid: floor.child.pid!,
-        });
-      } finally {
-        await floor.stop();
-      }
-      log("scenario 1, reference: the gateway's shape without its duties (bench/gateway-shape-server.ts)");
-      const shape = await startBaseline("bench/gateway-shape-server.ts");
-      try {
-        results.gatewayShape = await scenarioGatewayShape(http, {
-          url: `http://127.0.0.1:${shape.port}`,
-          pid: shape.child.pid!,
-        });
-      } finally {
-        await shape.stop();
+      for (const reference of referenceServers) {
+        log(`scenario 1, reference: ${reference.title}`);
+        const server = await startBaseline(reference.script);
+        try {
+          results[reference.key] = await scenarioReferenceServer(
+            http,
+            { url: `http://127.0.0.1:${server.port}`, pid: server.child.pid! },
+            reference,
+          );
+        } finally {
+          await server.stop();
+        }
       }
       log(
         "scenario 1, reference: the keyed no-op against the gateway's unkeyed GET /healthz (baseline = /healthz)",

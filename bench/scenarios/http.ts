@@ -90,32 +90,36 @@ export async function scenarioKeyedNoop(context: HttpContext): Promise<HttpScena
 }
 
 /**
- * Scenario 1's reference point: Hono on its Node adapter with no middleware (bench/framework-floor-server.mjs),
- * paired with the same baseline. Not a target: it shows how much of the gap is the framework itself.
+ * Scenario 1's reference servers, each its own process paired with the same baseline as the keyed no-op (the
+ * `key` is its entry in the results). Not targets:
+ * - the framework floor, Hono on its Node adapter with no middleware: how much of the gap is the framework itself;
+ * - since session 12, the gateway's shape without its duties (two async layers, the keyed answer's headers held as
+ *   the envelope holds them, whoami's body): the keyed no-op cannot do better than this with the same chain,
+ *   headers and body.
  */
-export async function scenarioFrameworkFloor(
-  context: HttpContext,
-  floor: { url: string; pid: number },
-): Promise<HttpScenarioResult> {
-  const result = await paired(context, { url: floor.url, pid: floor.pid, path: "/", expect: [200] });
-  return { ...result, target: "none (reference: Hono on @hono/node-server, no middleware)", met: true };
-}
-
-/**
- * Scenario 1's third reference point: the gateway's shape without its duties (bench/gateway-shape-server.ts: two
- * async layers, the keyed answer's headers held as the envelope holds them, whoami's body), paired with the same
- * baseline. Not a target: the keyed no-op cannot do better than this with the same chain, headers and body.
- */
-export async function scenarioGatewayShape(
-  context: HttpContext,
-  shape: { url: string; pid: number },
-): Promise<HttpScenarioResult> {
-  const result = await paired(context, { url: shape.url, pid: shape.pid, path: "/", expect: [200] });
-  return {
-    ...result,
+export const referenceServers = [
+  {
+    key: "frameworkFloor",
+    script: "bench/framework-floor-server.mjs",
+    title: "the framework floor (Hono on its Node adapter, no middleware)",
+    target: "none (reference: Hono on @hono/node-server, no middleware)",
+  },
+  {
+    key: "gatewayShape",
+    script: "bench/gateway-shape-server.ts",
+    title: "the gateway's shape without its duties (bench/gateway-shape-server.ts)",
     target: "none (reference: the gateway's chain, headers and body, without its duties)",
-    met: true,
-  };
+  },
+] as const;
+
+/** One of `referenceServers`, running at `server`, paired with the baseline. */
+export async function scenarioReferenceServer(
+  context: HttpContext,
+  server: { url: string; pid: number },
+  reference: (typeof referenceServers)[number],
+): Promise<HttpScenarioResult> {
+  const result = await paired(context, { url: server.url, pid: server.pid, path: "/", expect: [200] });
+  return { ...result, target: reference.target, met: true };
 }
 
 /**
