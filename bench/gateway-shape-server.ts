@@ -1,18 +1,21 @@
 // Scenario 1's third reference point: the gateway's shape with none of its duties. Hono on @hono/node-server with
-// the gateway's Node response class (src/http/node-response.ts), two async middleware layers (as a keyed route has:
-// the envelope and `authenticate`), the headers a keyed answer carries (request id, security and RateLimit headers)
-// held as the envelope holds them, but fixed, and a fixed body of the size and shape of `GET /v1/whoami`'s. No key
-// check, no limiter, no request id drawn, no log line, no metrics. What it costs above the framework floor is what
-// the shape alone costs, so the keyed no-op's distance from it is all that its duties cost.
+// the gateway's Node response class (src/http/node-response.ts: headers held, each response ended at the end of its
+// event-loop turn), one handler answering at once (as the gateway's router hands Hono a keyed route admitted from
+// its key's reserve since session 13: the envelope and `authenticate` joined into one handler, src/app.ts), the
+// headers a keyed answer carries (request id, security and RateLimit headers) held as the envelope holds them, but
+// fixed, and a fixed body of the size and shape of `GET /v1/whoami`'s. No key check, no limiter, no request id
+// drawn, no log line, no metrics. What it costs above the framework floor is what the shape alone costs, so the
+// keyed no-op's distance from it is all that its duties cost.
 //
 // Run as `node --import tsx bench/gateway-shape-server.ts PORT [layers,headers,body]`: the optional second argument
-// takes a shape apart for `bench/floor-ab.ts` (`--after gateway:0,none,small`): the number of async layers, `held`
-// or `none`, `whoami` or `small` (`{"hello":"world"}`).
+// takes a shape apart for `bench/floor-ab.ts` (`--after gateway:2,none,small`): the number of async middleware
+// layers (0, the default; sessions 12 and before: 2, the envelope and `authenticate` as Hono ran them), `held` or
+// `none`, `whoami` or `small` (`{"hello":"world"}`).
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { type EnvelopeServerResponse, nodeServerOptions } from "../src/http/node-response.ts";
 
-const [layers = "2", headers = "held", body = "whoami"] = (process.argv[3] ?? "").split(",").filter(Boolean);
+const [layers = "0", headers = "held", body = "whoami"] = (process.argv[3] ?? "").split(",").filter(Boolean);
 if (!/^\d$/.test(layers) || !["held", "none"].includes(headers) || !["whoami", "small"].includes(body)) {
   throw new Error(`unknown shape ${process.argv[3]}: layers,held|none,whoami|small`);
 }

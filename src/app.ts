@@ -1,7 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { matchedRoutes } from "hono/route";
+import type { Result } from "hono/router";
+import type { H, Next, RouterRoute } from "hono/types";
 import { DatabaseUnavailableError } from "./adapters/db/errors.ts";
+import { checkKeyThen, keyCheckOf } from "./http/auth.ts";
 import { bodyGuard, isJsonMediaType, mediaTypeOf } from "./http/body-rules.ts";
 import type { App, AppEnv } from "./http/context.ts";
 import { addResponseHeader, addResponseHeaders, requestHeader } from "./http/headers.ts";
@@ -12,7 +16,7 @@ import { ApiError, fieldErrors, problemResponse } from "./http/problem.ts";
 import { assignRequestId, newRequestId } from "./http/request-id.ts";
 import { keyedCorsFor, securityHeaders } from "./http/security-headers.ts";
 import { registerMetricsRoute } from "./observability/metrics-route.ts";
-import { observeRequest } from "./observability/request-observer.ts";
+import { observeRequest, routeLabel } from "./observability/request-observer.ts";
 import { preferredLanguage } from "./portal/i18n.ts";
 import { registerConnectorRoutes } from "./routes/connectors/index.ts";
 import { apiVersion } from "./routes/docs/document-cache.ts";
@@ -55,7 +59,26 @@ function renderError(error: unknown, c: Context<AppEnv>): Response {
   return response;
 }
 
-/** The app's error handler (`app.onError`; the envelope calls it for the API's guards too). */
+/** A layer's answer, kept as Hono's chain keeps it: unless the context has one already. */
+function keepAnswer(c: Context<AppEnv>, res: unknown): void {
+  if (res && !c.finalized) c.res = res as Response;
+}
+
+/** A layer's failure answered as Hono's chain answers it: an Error by the error handler, anything else thrown on. */
+function answerFailure(c: Context<AppEnv>, error: unknown): void | Promise<void> {
+  if (!(error instanceof Error)) throw error;
+  c.error = error;
+  const answer = answerError(error, c);
+  if (!(answer instanceof Promise)) {
+    c.res = answer;
+    return;
+  }
+  return answer.then((res) => {
+    c.res = res;
+  });
+}
+
+/** The app's error handler (`app.onError`; the envelope calls it for the API's guards and keyed routes too). */
 function answerError(error: Error, c: Context<AppEnv>): Response | Promise<Response> {
   // Hono's JSON validator says only "Malformed JSON" (an empty body too): the text it read is cached on the
   // request, so the answer can tell an empty body from a syntax error, and say where the error is.
@@ -106,6 +129,9 @@ function errorToRender(error: unknown, c: Context<AppEnv>, requestId: string): A
     "Something went wrong on our side. Retry later; quote the request_id if it persists.",
   );
 }
+
+/** What Hono's router holds for each route: its handler and the route it belongs to. */
+type RouteEntry = [H, RouterRoute];
 
 /**
  * Path patterns of every registered route, to tell a wrong method (405) from an unknown path (404). A path that a
@@ -167,7 +193,7 @@ function methodNotAllowed(method: string, allowed: readonly string[]): ApiError 
 export function createApp(services: Services): App {
   const app: App = new OpenAPIHono<AppEnv>({
     // Hono's own router, with the match of each literal path kept (src/http/literal-route-cache.ts).
-    router: cachedDefaultRouter(),
+    router: cachedDefaultRouter<RouteEntry>((result) => joinMatch(result)),
     // Zod failures of any request part (body, query, path, headers) become one problem+json shape.
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -206,33 +232,134 @@ export function createApp(services: Services): App {
     });
   };
 
-  // The envelope of every request, in one middleware (each layer of middleware costs every request, so the API's
-  // guards run inside it rather than as a layer of their own): the services, the request id (echoed as
-  // X-Request-Id), the security headers, and the request log line and HTTP metrics (src/observability/), all
-  // applied to the final response, whatever produced it (a handler, the error handler, or a guard's refusal).
-  app.use("*", async (c, next) => {
+  // The envelope of every request (each layer of middleware costs every request, so the API's guards run inside it
+  // rather than as a layer of their own): the services, the request id (echoed as X-Request-Id), the security
+  // headers, and the request log line and HTTP metrics (src/observability/), all applied to the final response,
+  // whatever produced it (a handler, the error handler, or a guard's refusal). It is the app's first middleware, so
+  // every match starts with it; the router then hands Hono each match as one handler (`joinMatch`), which runs the
+  // envelope around the route's layers. What it returns is the final response, or a promise of it when a layer
+  // waited for something.
+  function envelopeAround(
+    c: Context<AppEnv>,
+    rest: () => unknown,
+    route: string | undefined,
+    joined: boolean,
+  ): Response | Promise<Response> {
     const started = performance.now();
     c.set("services", services);
     const id = assignRequestId(c);
+    const leave = (): Response => {
+      // What Hono's chain says of a request that no layer answered (a handler that returned nothing), answered here
+      // by the error handler (a plain Error: at once) so that the envelope wraps and logs the 500 it gets.
+      if (joined && !c.finalized) {
+        answerFailure(c, new Error("Context is not finalized: no layer of the route answered."));
+      }
+      addResponseHeader(c, "x-request-id", id);
+      addResponseHeaders(c, securityHeaders(c));
+      observeRequest(c, started, route ?? routeLabel(matchedRoutes(c)));
+      return c.res;
+    };
+    let ran: unknown;
     if (isApiPath(c.req.path)) {
       // What Hono's middleware chain did when the guards were a layer of their own: a response they return (a CORS
       // preflight's) is the answer, and an Error they throw (or the layers below let through: those answer their
       // own) is answered by the app's error handler.
       try {
-        const answer = await apiGuards(c, next);
-        if (answer instanceof Response && !c.finalized) c.res = answer;
+        ran = apiGuards(c, rest as Next);
       } catch (error) {
-        if (!(error instanceof Error)) throw error;
-        c.error = error;
-        c.res = await answerError(error, c);
+        ran = answerFailure(c, error);
       }
-    } else {
-      await next();
+      if (ran instanceof Promise) {
+        return ran.then(
+          (answer) => {
+            if (answer instanceof Response && !c.finalized) c.res = answer;
+            return leave();
+          },
+          (error) => {
+            const answered = answerFailure(c, error);
+            return answered instanceof Promise ? answered.then(leave) : leave();
+          },
+        );
+      }
+      if (ran instanceof Response && !c.finalized) c.res = ran;
+      return leave();
     }
-    addResponseHeader(c, "x-request-id", id);
-    addResponseHeaders(c, securityHeaders(c));
-    observeRequest(c, started);
-  });
+    ran = rest();
+    return ran instanceof Promise ? ran.then(leave) : leave();
+  }
+  // As a middleware it answers at once when it can, like any handler: Hono calls it directly (the envelope alone
+  // matched) or awaits it.
+  const envelope = ((c, next) => envelopeAround(c, next, undefined, false)) as MiddlewareHandler<AppEnv>;
+  app.use("*", envelope);
+
+  /**
+   * A match as one handler, for Hono to call directly: the envelope around the route's layers (`runLayers`), and for
+   * a keyed route (the envelope, `authenticate`, then the route's validators and handler) `authenticate`'s own
+   * function (`checkKeyThen`) around the rest, with no middleware layer of its own. Hono runs a match of several
+   * handlers through its `compose`, an async function per layer and one around them all: a request that needs no
+   * I/O (`/healthz`, a keyed request admitted from its key's reserve) then still answers through promises, about
+   * 2.5 µs more per request than answering at once (BENCHMARKS.md, session 13). Here each layer runs as Hono's chain
+   * runs it (its answer kept unless one was given, its errors answered by the error handler, the layers around it
+   * going on; the not-found answer when the chain ends unanswered), synchronously as long as the layers answer
+   * synchronously. The one entry keeps the route's own: what `matchedRoutes` reports (its pattern, for the request's
+   * metrics and log line) and the parameters `c.req.param()` reads in every layer (each layer matched the same path,
+   * and only the last names parameters). A match that does not start with the envelope, is the envelope alone (a
+   * path no route has), or has parameters in a layer before the last is left as it is: Hono runs it as before.
+   */
+  function joinMatch(result: Result<RouteEntry>): Result<RouteEntry> {
+    const entries = result[0];
+    const last = entries[entries.length - 1];
+    if (entries.length < 2 || entries[0]?.[0][0] !== envelope || last === undefined) return result;
+    for (let i = 1; i < entries.length - 1; i++) {
+      // Two routes of one path with parameters of their own (`/developers/:slug`, then `/developers/*`): each reads
+      // its own, which one entry cannot give them.
+      for (const _ in entries[i]?.[1]) return result;
+    }
+    const handlers = entries.map((entry) => entry[0][0]);
+    const route = routeLabel([last[0][1]]);
+    const scope = keyCheckOf(handlers[1]);
+    const joined: H = (c, notFound) =>
+      envelopeAround(
+        c,
+        scope === undefined
+          ? () => runLayers(c, handlers, 1, notFound)
+          : () =>
+              checkKeyThen(
+                c,
+                scope ?? undefined,
+                () => runLayers(c, handlers, 2, notFound),
+                (error) => answerFailure(c, error),
+              ),
+        route,
+        true,
+      );
+    const entry: [RouteEntry, (typeof last)[1]] = [[joined, last[0][1]], last[1]];
+    return (result.length === 2 ? [[entry], result[1]] : [[entry]]) as Result<RouteEntry>;
+  }
+
+  /**
+   * A match's layers from `index` on, as Hono's chain runs them, synchronously as long as they answer
+   * synchronously; `notFound` answers when they run out unanswered. (Unlike Hono's chain, it does not refuse a layer
+   * that calls `next()` twice; none of the app's does.)
+   */
+  function runLayers(c: Context<AppEnv>, handlers: readonly H[], index: number, notFound: Next): unknown {
+    const handler = handlers[index];
+    if (handler === undefined) return c.finalized ? undefined : notFound();
+    try {
+      const res = handler(
+        c,
+        () => Promise.resolve(runLayers(c, handlers, index + 1, notFound)) as Promise<void>,
+      );
+      return res instanceof Promise
+        ? res.then(
+            (resolved) => keepAnswer(c, resolved),
+            (error) => answerFailure(c, error),
+          )
+        : keepAnswer(c, res);
+    } catch (error) {
+      return answerFailure(c, error);
+    }
+  }
 
   registerHealthRoutes(app);
   registerMetricsRoute(app);

@@ -93,9 +93,10 @@ export async function scenarioKeyedNoop(context: HttpContext): Promise<HttpScena
  * Scenario 1's reference servers, each its own process paired with the same baseline as the keyed no-op (the
  * `key` is its entry in the results). Not targets:
  * - the framework floor, Hono on its Node adapter with no middleware: how much of the gap is the framework itself;
- * - since session 12, the gateway's shape without its duties (two async layers, the keyed answer's headers held as
- *   the envelope holds them, whoami's body): the keyed no-op cannot do better than this with the same chain,
- *   headers and body.
+ * - since session 12, the gateway's shape without its duties (one handler answering at once since session 13, two
+ *   async layers before; the keyed answer's headers held as the envelope holds them, whoami's body; responses ended
+ *   at the end of their turn as the gateway's are): the keyed no-op cannot do better than this with the same
+ *   chain, headers and body.
  */
 export const referenceServers = [
   {

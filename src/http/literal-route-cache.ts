@@ -29,7 +29,11 @@ export class LiteralRouteCache<T> implements Router<T> {
   private readonly literalPaths = new Set<string>();
   private readonly results = new Map<string, Map<string, Result<T>>>();
 
-  constructor(private readonly inner: Router<T>) {}
+  constructor(
+    private readonly inner: Router<T>,
+    /** Applied to each result before it is kept or returned (the app joins each match into one handler). */
+    private readonly prepare: (result: Result<T>) => Result<T> = (result) => result,
+  ) {}
 
   get name(): string {
     return `${this.inner.name} (literal paths cached)`;
@@ -45,7 +49,7 @@ export class LiteralRouteCache<T> implements Router<T> {
     const byMethod = this.results.get(path);
     const kept = byMethod?.get(method);
     if (kept) return kept;
-    const result = this.inner.match(method, path);
+    const result = this.prepare(this.inner.match(method, path));
     if (cachedMethods.has(method) && this.literalPaths.has(path)) {
       if (byMethod) byMethod.set(method, result);
       else this.results.set(path, new Map([[method, result]]));
@@ -55,6 +59,9 @@ export class LiteralRouteCache<T> implements Router<T> {
 }
 
 /** The router `new Hono()` would build, with its literal paths' matches kept (see LiteralRouteCache). */
-export function cachedDefaultRouter<T>(): Router<T> {
-  return new LiteralRouteCache<T>(new SmartRouter({ routers: [new RegExpRouter(), new TrieRouter()] }));
+export function cachedDefaultRouter<T>(prepare?: (result: Result<T>) => Result<T>): Router<T> {
+  return new LiteralRouteCache<T>(
+    new SmartRouter({ routers: [new RegExpRouter(), new TrieRouter()] }),
+    prepare,
+  );
 }

@@ -80,30 +80,52 @@ function policyFields(policy: RateLimitPolicy): PolicyFields {
 
 /**
  * Counts one request of `subject` under `policy`. Returns the headers for the response, or throws the 429 (with
- * Retry-After) or, when the limiter cannot decide and is set to fail closed, a 503.
+ * Retry-After) or, when the limiter cannot decide and is set to fail closed, a 503. At once when the limiter can
+ * decide at once (`RateLimiter.decideNow`: the in-memory limiter, a busy key's reserve), else a promise.
  */
-export async function consumeRateLimit(
+export function consumeRateLimit(
   c: Context<AppEnv>,
   subject: string,
   policy: RateLimitPolicy,
-): Promise<Record<string, string>> {
-  const { rateLimiter, metrics } = c.get("services");
-  let decision: RateLimitDecision;
+): Record<string, string> | Promise<Record<string, string>> {
+  const { rateLimiter } = c.get("services");
   const started = performance.now();
+  let now: RateLimitDecision | undefined;
   try {
-    decision = await rateLimiter.consume(subject, policy);
+    now = rateLimiter.decideNow?.(subject, policy);
   } catch (error) {
-    if (error instanceof RateLimiterUnavailableError) {
-      metrics.observeRateLimiterFallback("refused");
-      throw new ApiError(
-        "service_unavailable",
-        "Rate limiting is temporarily unavailable, so requests are refused. Retry shortly.",
-        {},
-        { "retry-after": "1" },
-      );
-    }
-    throw error;
+    throw limiterFailure(c, error);
   }
+  if (now !== undefined) return admitted(c, subject, policy, now, started);
+  return rateLimiter.consume(subject, policy).then(
+    (decision) => admitted(c, subject, policy, decision, started),
+    (error) => {
+      throw limiterFailure(c, error);
+    },
+  );
+}
+
+/** What the request gets when the limiter could not decide: a 503 when it is set to fail closed. */
+function limiterFailure(c: Context<AppEnv>, error: unknown): unknown {
+  if (!(error instanceof RateLimiterUnavailableError)) return error;
+  c.get("services").metrics.observeRateLimiterFallback("refused");
+  return new ApiError(
+    "service_unavailable",
+    "Rate limiting is temporarily unavailable, so requests are refused. Retry shortly.",
+    {},
+    { "retry-after": "1" },
+  );
+}
+
+/** The decision counted in the metrics, then the response's headers, or the 429. */
+function admitted(
+  c: Context<AppEnv>,
+  subject: string,
+  policy: RateLimitPolicy,
+  decision: RateLimitDecision,
+  started: number,
+): Record<string, string> {
+  const { rateLimiter, metrics } = c.get("services");
   metrics.observeRateLimitDecision({
     backend: decision.backend,
     allowed: decision.allowed,

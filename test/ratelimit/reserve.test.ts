@@ -51,6 +51,26 @@ describe("redis limiter: reserves of busy subjects with large quotas", () => {
     expect(rl.stats.fromReserve).toBeGreaterThan(500);
   });
 
+  it("decides at once from the reserve (decideNow), counting as consume does, and nothing when it cannot", async () => {
+    const rl = await limiter(uniquePrefix());
+    const s = subject();
+    // A fresh subject has no reserve: not decided, not counted.
+    expect(rl.decideNow(s, slow(100_000))).toBeUndefined();
+    const built = await inTurns(() => rl.consume(s, slow(100_000)), 3, 50);
+    const now = Array.from({ length: 20 }, () => rl.decideNow(s, slow(100_000)));
+    expect(now.every((d) => d?.allowed === true && d.backend === "redis")).toBe(true);
+    // One request after another, as if each had been decided in Redis.
+    expect([...built, ...now].map((d) => d?.remaining)).toEqual(
+      Array.from({ length: 170 }, (_, i) => 100_000 - 1 - i),
+    );
+    expect((await rl.consume(s, slow(100_000))).remaining).toBe(100_000 - 171);
+    // A small quota never has a reserve.
+    const small = subject();
+    await inTurns(() => rl.consume(small, slow(199)), 2, 50);
+    expect(rl.decideNow(small, slow(199))).toBeUndefined();
+    expect((await rl.consume(small, slow(199))).remaining).toBe(199 - 101);
+  });
+
   it("reserves nothing for a quota under 200 per window, nor for a subject whose requests come one at a time", async () => {
     const rl = await limiter(uniquePrefix());
     const small = subject();

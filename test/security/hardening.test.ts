@@ -121,6 +121,20 @@ describe("CORS", () => {
     });
     expect(tooLarge.status).toBe(413);
     expect(tooLarge.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    // The key check's refusals too (the envelope runs it itself, src/app.ts), and a handler's errors.
+    const refused = await open.request("/v1/whoami", {
+      key: "not-a-key",
+      headers: { origin: "https://app.example.com" },
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    const missing = await open.request("/v1/orders/00000000-0000-4000-8000-000000000000", {
+      key,
+      headers: { origin: "https://app.example.com" },
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(missing.headers.get("ratelimit")).not.toBeNull();
   });
 
   it("keeps the public tracking endpoint open to any origin, either way", async () => {

@@ -1,4 +1,4 @@
-import { EndOfTurn } from "./end-of-turn.ts";
+import { EndOfTurn } from "../../end-of-turn.ts";
 import {
   decisionOf,
   type GcraState,
@@ -53,6 +53,11 @@ export class MemoryRateLimiter implements RateLimiter {
       const decision = this.consumeNow(subject, policy, cost);
       this.turn.add(() => resolve(decision));
     });
+  }
+
+  /** Always decides at once (`consumeNow`). */
+  decideNow(subject: string, policy: RateLimitPolicy, cost = 1): RateLimitDecision {
+    return this.consumeNow(subject, policy, cost);
   }
 
   /** The decision, made and recorded synchronously (no yield between reading and writing the subject's state). */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
-import { EndOfTurn } from "./end-of-turn.ts";
+import { EndOfTurn } from "../../end-of-turn.ts";
 import {
   decisionOf,
   type GcraState,
@@ -255,15 +255,37 @@ export class RedisRateLimiter implements RateLimiter {
     const lane = this.laneFor(subject, policy, params);
     lane.demand++;
     lane.lastUsed = performance.now();
-    if (lane.queued.length === 0 && lane.credit >= params.increment) {
-      const decision = this.takeFromReserve(lane, params.increment);
+    const decision = this.fromReserve(lane, params.increment);
+    if (decision !== undefined) {
       this.turn.add(() => done(undefined, decision));
-      // Half of the reserve used: the next one is asked for now, so that the requests after it need not wait.
-      if (!lane.busy && lane.credit * 2 < lane.reserved * lane.interval) this.sendAtEndOfTurn(lane);
       return;
     }
     lane.queued.push({ increment: params.increment, done });
     if (!lane.busy) this.sendAtEndOfTurn(lane);
+  }
+
+  /**
+   * A request its subject's reserve admits, decided at once (no round trip, nothing to wait for); undefined when
+   * the reserve cannot admit it, or requests before it still wait: `consume` decides those.
+   */
+  decideNow(subject: string, policy: RateLimitPolicy, cost = 1): RateLimitDecision | undefined {
+    const params = gcraParameters(policy, cost);
+    const lane = this.laneFor(subject, policy, params);
+    const decision = this.fromReserve(lane, params.increment);
+    if (decision !== undefined) {
+      lane.demand++;
+      lane.lastUsed = performance.now();
+    }
+    return decision;
+  }
+
+  /** The reserve's decision for a request of `increment`, when the reserve admits it and nothing queues before it. */
+  private fromReserve(lane: Lane, increment: number): RateLimitDecision | undefined {
+    if (lane.queued.length !== 0 || lane.credit < increment) return undefined;
+    const decision = this.takeFromReserve(lane, increment);
+    // Half of the reserve used: the next one is asked for now, so that the requests after it need not wait.
+    if (!lane.busy && lane.credit * 2 < lane.reserved * lane.interval) this.sendAtEndOfTurn(lane);
+    return decision;
   }
 
   private laneFor(

@@ -70,6 +70,15 @@ export class ResilientRateLimiter implements RateLimiter {
     return this.withoutRedis(subject, policy, cost);
   }
 
+  /**
+   * Redis's reserve decides at once while Redis is healthy (`RedisRateLimiter.decideNow`); anything else (an outage,
+   * a probe, a request the reserve cannot admit) goes through `consume`.
+   */
+  decideNow(subject: string, policy: RateLimitPolicy, cost = 1): RateLimitDecision | undefined {
+    if (!this.primary.available || this.degradedSince) return undefined;
+    return this.primary.decideNow(subject, policy, cost);
+  }
+
   /** The decision while Redis cannot make it: refused (fail closed) or made in memory by this instance. */
   private withoutRedis(subject: string, policy: RateLimitPolicy, cost: number): Promise<RateLimitDecision> {
     if (this.options.failClosed) {

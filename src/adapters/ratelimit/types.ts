@@ -45,6 +45,12 @@ export interface RateLimiter {
    * applies to the same bucket. Throws `RateLimiterUnavailableError` when no decision can be made.
    */
   consume(subject: string, policy: RateLimitPolicy, cost?: number): Promise<RateLimitDecision>;
+  /**
+   * The decision at once, counted as `consume` counts it, when this limiter can make it without waiting for
+   * anything (the in-memory limiter always; the Redis one for a request its key's reserve admits); else
+   * undefined, and the request is not counted: call `consume`. Throws what `consume` would reject with.
+   */
+  decideNow?(subject: string, policy: RateLimitPolicy, cost?: number): RateLimitDecision | undefined;
   health(): RateLimiterHealth;
   close(): Promise<void>;
 }
