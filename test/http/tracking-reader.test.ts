@@ -54,12 +54,12 @@ describe.each(dbKinds)("tracking reads in batches on %s", (kind) => {
       expect(found?.history.map((h) => h.status)).toEqual(["CREATED"]);
     }
     expect(reader.stats.lookups).toBe(300);
-    // The first two go alone; the rest wait for a free read and go together, at most 50 at a time.
+    // Asked in one turn: two reads of 50 at its end, then the rest as reads finish, at most 50 at a time.
     expect(reader.stats.queries).toBeLessThanOrEqual(10);
     expect(reader.stats.queries).toBeGreaterThanOrEqual(6);
   });
 
-  it("sends a lone request at once, with nothing else in flight", async () => {
+  it("sends a lone request alone, at the end of its turn, with nothing else in flight", async () => {
     const reader = new TrackingReader(testDb.db, { maxInFlight: 2, maxBatch: 50 });
     const first = orders[0] as { number: string };
     expect((await reader.read(first.number))?.order.tracking_number).toBe(first.number);
@@ -81,6 +81,8 @@ describe.each(dbKinds)("tracking reads in batches on %s", (kind) => {
     const reader = new TrackingReader(flaky, { maxInFlight: 1, maxBatch: 50 });
     const [a, b] = [orders[0], orders[1]] as { number: string }[];
     const lone = reader.read(a!.number);
+    // The lone read starts at the end of this turn; the next two queue behind it.
+    await new Promise((resolve) => setImmediate(resolve));
     const queued = [reader.read(b!.number), reader.read(a!.number)];
     await expect(lone).rejects.toThrow("connection lost");
     const after = await Promise.all(queued);

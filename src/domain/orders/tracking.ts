@@ -52,9 +52,10 @@ interface Waiter {
 }
 
 /**
- * Reads tracked orders for concurrent requests in batches (the DataLoader pattern). A request is sent at once
- * while fewer than `maxInFlight` reads are running, so an idle service adds no wait; beyond that, requests queue,
- * and the next read to start takes the whole queue (up to `maxBatch` numbers) in one query. Every request is
+ * Reads tracked orders for concurrent requests in batches (the DataLoader pattern). The requests of an event-loop
+ * turn are sent together at its end while fewer than `maxInFlight` reads are running, so an idle service waits only
+ * for the rest of the turn; beyond that, requests queue, and the next read to start takes the whole queue (up to
+ * `maxBatch` numbers) in one query. Every request is
  * answered by a read that started after it arrived, so batching never serves older data than a read of its own.
  * Why: at a few thousand tracking requests a second, PostgreSQL's per-statement work and the client's per-query
  * round trip cost more than the index lookups themselves.
@@ -62,6 +63,7 @@ interface Waiter {
 export class TrackingReader {
   private queue: Waiter[] = [];
   private inFlight = 0;
+  private readScheduled = false;
   /** Queries made and lookups answered; their ratio is the mean batch size. */
   readonly stats = { queries: 0, lookups: 0 };
 
@@ -73,7 +75,17 @@ export class TrackingReader {
   read(trackingNumber: string): Promise<TrackedOrder | null> {
     return new Promise((resolve, reject) => {
       this.queue.push({ trackingNumber, resolve, reject });
-      if (this.inFlight < this.options.maxInFlight) this.startRead();
+      this.readAtEndOfTurn();
+    });
+  }
+
+  /** Starts reads for the queue at the end of this event-loop turn, while slots are free (as `OrderCreator`). */
+  private readAtEndOfTurn(): void {
+    if (this.readScheduled || this.inFlight >= this.options.maxInFlight) return;
+    this.readScheduled = true;
+    setImmediate(() => {
+      this.readScheduled = false;
+      while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) this.startRead();
     });
   }
 
