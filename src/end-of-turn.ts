@@ -24,3 +24,22 @@ export class EndOfTurn {
     pending.push(answer);
   }
 }
+
+/**
+ * A batch's start put off to the end of the turn: the returned function asks for it (one `setImmediate` at most
+ * pending), and at the end of the turn `step` runs for as long as `more()` says there is work and room. Nothing is
+ * asked for while `more()` is false. `OrderCreator` and `TrackingReader` start their statements so, with every
+ * request that arrived in the turn.
+ */
+export function atEndOfTurnWhile(more: () => boolean, step: () => void): () => void {
+  let scheduled = false;
+  const run = () => {
+    scheduled = false;
+    while (more()) step();
+  };
+  return () => {
+    if (scheduled || !more()) return;
+    scheduled = true;
+    setImmediate(run);
+  };
+}

@@ -1,5 +1,6 @@
 import { DatabaseUnavailableError } from "../../adapters/db/errors.ts";
 import type { Db } from "../../adapters/db/types.ts";
+import { atEndOfTurnWhile } from "../../end-of-turn.ts";
 import {
   idempotencyInProgress,
   idempotencyTryLockSql,
@@ -243,7 +244,6 @@ interface Waiter {
 export class OrderCreator {
   private queue: Waiter[] = [];
   private inFlight = 0;
-  private startScheduled = false;
   /** Statements run and requests answered; their ratio is the mean batch size. */
   readonly stats = { statements: 0, requests: 0 };
 
@@ -275,14 +275,10 @@ export class OrderCreator {
    * once: starting each at once then made batches of one and cost about a fifth more CPU per order, "Session 13"
    * in BENCHMARKS.md).
    */
-  private startAtEndOfTurn(): void {
-    if (this.startScheduled || this.inFlight >= this.options.maxInFlight) return;
-    this.startScheduled = true;
-    setImmediate(() => {
-      this.startScheduled = false;
-      while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) this.start();
-    });
-  }
+  private readonly startAtEndOfTurn = atEndOfTurnWhile(
+    () => this.queue.length > 0 && this.inFlight < this.options.maxInFlight,
+    () => this.start(),
+  );
 
   private start(): void {
     const batch: Waiter[] = [];

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Queryable } from "../../adapters/db/types.ts";
+import { atEndOfTurnWhile } from "../../end-of-turn.ts";
 import { estimatedDeliveryAt } from "./lifecycle/operations.ts";
 import { orderStatuses } from "./schemas.ts";
 import { findTrackedOrders, type TrackedOrder } from "./store.ts";
@@ -63,7 +64,6 @@ interface Waiter {
 export class TrackingReader {
   private queue: Waiter[] = [];
   private inFlight = 0;
-  private readScheduled = false;
   /** Queries made and lookups answered; their ratio is the mean batch size. */
   readonly stats = { queries: 0, lookups: 0 };
 
@@ -80,14 +80,10 @@ export class TrackingReader {
   }
 
   /** Starts reads for the queue at the end of this event-loop turn, while slots are free (as `OrderCreator`). */
-  private readAtEndOfTurn(): void {
-    if (this.readScheduled || this.inFlight >= this.options.maxInFlight) return;
-    this.readScheduled = true;
-    setImmediate(() => {
-      this.readScheduled = false;
-      while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) this.startRead();
-    });
-  }
+  private readonly readAtEndOfTurn = atEndOfTurnWhile(
+    () => this.queue.length > 0 && this.inFlight < this.options.maxInFlight,
+    () => this.startRead(),
+  );
 
   private startRead(): void {
     const batch =
