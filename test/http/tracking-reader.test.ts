@@ -80,11 +80,11 @@ describe.each(dbKinds)("tracking reads in batches on %s", (kind) => {
     };
     const reader = new TrackingReader(flaky, { maxInFlight: 1, maxBatch: 50 });
     const [a, b] = [orders[0], orders[1]] as { number: string }[];
-    const lone = reader.read(a!.number);
-    // The lone read starts at the end of this turn; the next two queue behind it.
+    // The lone read starts at the end of this turn (and fails); the next two queue behind it.
+    const lone = expect(reader.read(a!.number)).rejects.toThrow("connection lost");
     await new Promise((resolve) => setImmediate(resolve));
     const queued = [reader.read(b!.number), reader.read(a!.number)];
-    await expect(lone).rejects.toThrow("connection lost");
+    await lone;
     const after = await Promise.all(queued);
     expect(after.map((found) => found?.order.tracking_number)).toEqual([b!.number, a!.number]);
     expect(reader.stats).toEqual({ queries: 2, lookups: 3 });
