@@ -317,16 +317,16 @@ export function createApp(services: Services): App {
     }
     const handlers = entries.map((entry) => entry[0][0]);
     const route = routeLabel([last[0][1]]);
-    const scope = keyCheckOf(handlers[1]);
+    const keyCheck = keyCheckOf(handlers[1]);
     const joined: H = (c, notFound) =>
       envelopeAround(
         c,
-        scope === undefined
+        keyCheck === undefined
           ? () => runLayers(c, handlers, 1, notFound)
           : () =>
               checkKeyThen(
                 c,
-                scope ?? undefined,
+                keyCheck.scope,
                 () => runLayers(c, handlers, 2, notFound),
                 (error) => answerFailure(c, error),
               ),

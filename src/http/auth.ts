@@ -66,18 +66,18 @@ export function presentedKey(header: (name: string) => string | undefined): stri
 export function authenticate(scope?: Scope): MiddlewareHandler<AppEnv> {
   // Answers at once when it can, like any handler; Hono's chain awaits what it returns.
   const middleware = ((c, next) => checkKeyThen(c, scope, next)) as MiddlewareHandler<AppEnv>;
-  keyChecks.set(middleware, scope ?? null);
+  keyChecks.set(middleware, { scope });
   return middleware;
 }
 
-/** The scope each `authenticate` middleware requires (null: any valid key). */
-const keyChecks = new WeakMap<MiddlewareHandler, Scope | null>();
+/** What each `authenticate` middleware checks: the scope it requires (none: any valid key). */
+const keyChecks = new WeakMap<MiddlewareHandler, { scope: Scope | undefined }>();
 
 /**
- * The scope a handler requires when it is an `authenticate` middleware (null: any valid key), else undefined. The
- * app's envelope runs such a route's key check itself, without a middleware layer (src/app.ts).
+ * The key check a handler stands for when it is an `authenticate` middleware, else undefined. The app's envelope
+ * runs such a route's key check itself, without a middleware layer (src/app.ts).
  */
-export function keyCheckOf(handler: unknown): Scope | null | undefined {
+export function keyCheckOf(handler: unknown): { scope: Scope | undefined } | undefined {
   return typeof handler === "function" ? keyChecks.get(handler as MiddlewareHandler) : undefined;
 }
 
