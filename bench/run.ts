@@ -35,7 +35,9 @@ import {
  * `npm run bench [-- --quick] [--scenarios 1,2,3] [--profile]`: the performance benchmarks of issue 9 against
  * the machine's real PostgreSQL and Redis, never part of the tests. Method and figures: BENCHMARKS.md. Scenario 4
  * takes `--producer one-statement|three-trips` (how its load generator commits each event, see ProducerMode),
- * `--webhook-rates 200,1000` and `--webhook-seconds N` (60, 10 with `--quick`).
+ * `--webhook-rates 200,1000`, `--webhook-seconds N` (60, 10 with `--quick`) and `--webhook-warmup N` (seconds at each
+ * rate before its run, reported apart: 5, 1 with `--quick`, 0 for none). `--gateway-env NAME=value` (repeatable)
+ * adds a setting to the gateway's environment, e.g. a dispatcher setting to compare.
  *
  * Each HTTP scenario alternates runs with a bare node:http server measured by the same load generator in the same
  * run, and reports medians and the ratio to that baseline. The whole run is bounded (a watchdog ends it at 28 min;
@@ -63,10 +65,14 @@ interface Options {
   label: string;
   /** Scenario 4's producer (`--producer one-statement|three-trips`). */
   producer: ProducerMode;
+  /** Scenario 4's warm-up at each rate before its run, seconds (`--webhook-warmup`, 0: none). */
+  webhookWarmupS: number;
   /** Scenario 4's rates, events/s (`--webhook-rates 200,1000`). */
   webhookRates: number[];
   /** Scenario 1's route (`--noop-path`): /v1/whoami, or an older checkout's stand-in for a before/after run. */
   noopPath: string;
+  /** Settings added to the gateway's environment (`--gateway-env K=V`, repeatable): e.g. a dispatcher setting. */
+  gatewayEnv: Record<string, string>;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -94,7 +100,24 @@ function parseOptions(argv: string[]): Options {
   if (!webhookRates.every((r) => r > 0))
     throw new Error("--webhook-rates: positive numbers, comma-separated");
   if (!noopPath.startsWith("/v1/")) throw new Error("--noop-path must be a keyed route under /v1/");
+  const webhookWarmupS = Number(value("webhook-warmup") ?? (quick ? 1 : 5));
+  if (!(webhookWarmupS >= 0)) throw new Error("--webhook-warmup: seconds, 0 for none");
+  const gatewayEnv: Record<string, string> = {};
+  argv.forEach((arg, index) => {
+    const setting =
+      arg === "--gateway-env"
+        ? argv[index + 1]
+        : arg.startsWith("--gateway-env=")
+          ? arg.slice(14)
+          : undefined;
+    if (setting === undefined) return;
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(setting);
+    if (!match) throw new Error("--gateway-env: NAME=value");
+    gatewayEnv[match[1]!] = match[2]!;
+  });
   return {
+    gatewayEnv,
+    webhookWarmupS,
     quick,
     noopPath,
     producer,
@@ -166,6 +189,7 @@ async function main(): Promise<void> {
       CONNECTOR_ENCRYPTION_KEY: benchSealingKey,
       METRICS_PORT: String(metricsPort),
       DATABASE_POOL_MAX: String(options.pool),
+      ...options.gatewayEnv,
     };
     const profileDir = join(root, "bench", "profiles");
     if (options.profile) mkdirSync(profileDir, { recursive: true });
@@ -261,10 +285,19 @@ async function main(): Promise<void> {
           durationS: options.webhookS,
           gatewayPid,
           producer: options.producer,
+          warmupS: options.webhookWarmupS,
           log,
         });
+        if (result.warmup)
+          log(
+            `  warm-up before it (${result.warmup.seconds} s at the rate, not in the figures): ${result.warmup.events} events, p50 ${result.warmup.p50} ms, p99 ${result.warmup.p99} ms, max ${result.warmup.max} ms, ${result.warmup.received} received`,
+          );
         log(
           `  ${result.produced} events (${result.achievedRate}/s): p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms, lost ${result.lost}, duplicates ${result.duplicates}, commit ${result.commitRoundTripP50} ms, gateway CPU ${result.gatewayCpuMicrosPerDelivery} µs/delivery, its database backends ${result.databaseCpuMicrosPerDelivery} µs/delivery, receiver ${result.receiverCpuMicrosPerDelivery} µs/delivery; producer: driver ${result.producerCpuMicrosPerEvent.driver} µs/event, its backends ${result.producerCpuMicrosPerEvent.backends} µs/event`,
+        );
+        const worst = [...result.timeline].sort((a, b) => b.max - a.max).slice(0, 5);
+        log(
+          `  its worst seconds: ${worst.map((s) => `${s.second} s (${s.events} events, p99 ${s.p99} ms, max ${s.max}, commit p99 ${s.commitP99})`).join("; ")}`,
         );
         latency.push(result);
       }
