@@ -98,6 +98,11 @@ export const configSchema = z.object({
    * while no deliveries come. 0 turns the extra look off (the NOTIFYs and the poll remain).
    */
   WEBHOOK_RECHECK_INTERVAL: durationSetting("20ms"),
+  /**
+   * While the dispatcher keeps up (its last claim took every due delivery it could), it claims at most once per this
+   * interval: deliveries that commit in between are claimed together. 0: claim on every wake-up.
+   */
+  WEBHOOK_CLAIM_INTERVAL: durationSetting("0ms"),
   /** Attempts in flight per dispatcher process, and per endpoint (subscription) within it. */
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
   WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(16),

@@ -7,6 +7,22 @@ import { createTestContext, type TestContext } from "../support/app.ts";
 import { dbKinds } from "../support/db.ts";
 import { insertOrdersWithSql, type Receiver, startReceiver, verifyWithLibrary, waitFor } from "./support.ts";
 
+/** The same database, with `seen` told the text of every query the dispatcher sends through it (before it is sent). */
+function watchingQueries(db: Db, seen: (text: string) => void): Db {
+  return new Proxy(db, {
+    get(target, property, receiverObject) {
+      if (property === "query") {
+        return (text: string, params?: unknown[]) => {
+          seen(text);
+          return target.query(text, params);
+        };
+      }
+      const value = Reflect.get(target, property, receiverObject);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 /** The long-running dispatcher in real time, against real receivers on loopback. */
 describe.each(dbKinds)("the webhook dispatcher on %s", (kind) => {
   let t: TestContext | undefined;
@@ -111,18 +127,8 @@ describe.each(dbKinds)("the webhook dispatcher on %s", (kind) => {
     await subscribe(ctx, tenant.apiKey, r.url);
     await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 60);
     let nextDueQueries = 0;
-    const db = ctx.services.db;
-    const counted = new Proxy(db, {
-      get(target, property, receiverObject) {
-        if (property === "query") {
-          return (text: string, params?: unknown[]) => {
-            if (text.includes("min(next_attempt_at)")) nextDueQueries++;
-            return target.query(text, params);
-          };
-        }
-        const value = Reflect.get(target, property, receiverObject);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const counted = watchingQueries(ctx.services.db, (text) => {
+      if (text.includes("min(next_attempt_at)")) nextDueQueries++;
     });
     const d = await dispatcher(ctx, { ...ctx.services, db: counted });
     await waitFor(() => r.received.length === 60, "the backlog delivered");
@@ -131,6 +137,43 @@ describe.each(dbKinds)("the webhook dispatcher on %s", (kind) => {
     // Once the backlog is drained the dispatcher looks for the next due time (a few times at most); never while
     // it lasts. Judged by what it held after each claim returned, it slept after about every second claim.
     expect(nextDueQueries).toBeLessThanOrEqual(3);
+  });
+
+  it("claims at most once per WEBHOOK_CLAIM_INTERVAL while it keeps up, gathering what commits in between", async () => {
+    const ctx = await setup({ WEBHOOK_CLAIM_INTERVAL: "250ms" });
+    const r = await receiver();
+    const tenant = await ctx.newTenant();
+    await subscribe(ctx, tenant.apiKey, r.url);
+    const claimsStarted: number[] = [];
+    const watched = watchingQueries(ctx.services.db, (text) => {
+      if (text.includes("cellvi_claim_webhook_deliveries")) claimsStarted.push(performance.now());
+    });
+    await dispatcher(ctx, { ...ctx.services, db: watched });
+    // Twelve events, each in its own transaction (each notifies), about 25 ms apart: unpaced, about one claim each.
+    for (let i = 0; i < 12; i++) {
+      await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 1);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await waitFor(() => r.received.length === 12, "every event delivered");
+    expect(new Set(r.received.map((x) => x.headers["webhook-id"])).size).toBe(12);
+    const gaps = claimsStarted.slice(1).map((at, i) => at - claimsStarted[i]!);
+    // Timers may fire a millisecond before the monotonic clock says the interval is over.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(245);
+    // About 300 ms of commits and the deliveries after them: a handful of claims, not twelve.
+    expect(claimsStarted.length).toBeLessThanOrEqual(6);
+  });
+
+  it("does not pace claims while a backlog lasts: a claim that came back full is followed at once", async () => {
+    // Claims of 5 and an interval far longer than the test: 40 due deliveries take 8 full claims, which the pacing
+    // would spread over 70 s.
+    const ctx = await setup({ WEBHOOK_CLAIM_INTERVAL: "10s", WEBHOOK_BATCH_SIZE: "5" });
+    const r = await receiver();
+    const tenant = await ctx.newTenant();
+    await subscribe(ctx, tenant.apiKey, r.url);
+    await insertOrdersWithSql(ctx.services.db, tenant.tenantId, "test", 40);
+    const d = await dispatcher(ctx);
+    await waitFor(() => r.received.length === 40, "the backlog delivered", 8_000);
+    expect(d.counters.claimed).toBe(40);
   });
 
   it("finishes attempts in flight when stopped, and records them", async () => {

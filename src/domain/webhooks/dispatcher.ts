@@ -654,6 +654,11 @@ export async function startDispatcher(
   let freedSinceHeldBack = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
+  // Claim pacing while caught up (WEBHOOK_CLAIM_INTERVAL): when the last claim began, and whether it took every due
+  // delivery it could.
+  let lastClaimAt = Number.NEGATIVE_INFINITY;
+  let caughtUp = true;
+  let endPacing: (() => void) | undefined;
 
   const sleepUntil = (at: number, soonestMs = 5) => {
     if (stopping) return;
@@ -688,7 +693,28 @@ export async function startDispatcher(
           freedSinceHeldBack = 0;
           return;
         }
+        // WEBHOOK_CLAIM_INTERVAL (off by default): caught up (the last claim took less than it could and no bound
+        // cut it short), new deliveries come a few at a time with their commits; gather them until the interval
+        // since the last claim began is over instead of claiming each trickle alone. A backlog is never paced.
+        // Wakes meanwhile only mark the next claim as wanted; stop() ends the wait.
+        const waitMs = caughtUp ? lastClaimAt + settings.claimIntervalMs - performance.now() : 0;
+        if (waitMs > 0) {
+          await new Promise<void>((resolve) => {
+            const paced = setTimeout(() => {
+              endPacing = undefined;
+              resolve();
+            }, waitMs);
+            endPacing = () => {
+              clearTimeout(paced);
+              endPacing = undefined;
+              resolve();
+            };
+          });
+          if (stopping) return;
+        }
+        lastClaimAt = performance.now();
         const got = await engine.claimAndStart(want);
+        caughtUp = got < want && !engine.lastClaimBounded;
         // Held back by what the claim could take when it started. Judged by what is held after it returned (as
         // until session 7), a claim cut short by a fast endpoint's bound looked unbounded whenever attempts had
         // finished meanwhile, and the dispatcher slept (the recheck, a query for the next due time, at least 5 ms)
@@ -763,6 +789,7 @@ export async function startDispatcher(
     stop() {
       stopped ??= (async () => {
         stopping = true;
+        endPacing?.();
         // Claimed but not started: handed back at once (due again for the other workers, not after the lease).
         const notStarted = engine.takeWaiting();
         clearInterval(poll);

@@ -9,6 +9,8 @@ export interface WebhookSettings {
   pollIntervalMs: number;
   /** Look once more this long after claims that found deliveries; 0: never (see WEBHOOK_RECHECK_INTERVAL). */
   recheckIntervalMs: number;
+  /** While caught up, at most one claim per this interval (see WEBHOOK_CLAIM_INTERVAL); 0: no pacing. */
+  claimIntervalMs: number;
   concurrency: number;
   endpointConcurrency: number;
   batchSize: number;
@@ -26,6 +28,7 @@ export function webhookSettings(config: Config): WebhookSettings {
     leaseMs,
     pollIntervalMs: config.WEBHOOK_POLL_INTERVAL,
     recheckIntervalMs: config.WEBHOOK_RECHECK_INTERVAL,
+    claimIntervalMs: config.WEBHOOK_CLAIM_INTERVAL,
     concurrency: config.WEBHOOK_CONCURRENCY,
     endpointConcurrency: Math.min(config.WEBHOOK_ENDPOINT_CONCURRENCY, config.WEBHOOK_CONCURRENCY),
     batchSize: config.WEBHOOK_BATCH_SIZE,
