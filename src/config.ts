@@ -100,9 +100,12 @@ export const configSchema = z.object({
   WEBHOOK_RECHECK_INTERVAL: durationSetting("20ms"),
   /**
    * While the dispatcher keeps up (its last claim took every due delivery it could), it claims at most once per this
-   * interval: deliveries that commit in between are claimed together. 0: claim on every wake-up.
+   * interval: deliveries that commit in between are claimed together, each waiting up to the interval more. 0: claim
+   * on every wake-up. At most a second: a longer wait would hold every delivery back for it.
    */
-  WEBHOOK_CLAIM_INTERVAL: durationSetting("0ms"),
+  WEBHOOK_CLAIM_INTERVAL: durationSetting("0ms").pipe(
+    z.number().max(1_000, "at most 1s (each delivery may wait this long before it is claimed)"),
+  ),
   /** Attempts in flight per dispatcher process, and per endpoint (subscription) within it. */
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
   WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(16),

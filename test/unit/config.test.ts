@@ -29,6 +29,12 @@ describe("configuration", () => {
     });
   });
 
+  it("bounds the webhook claim interval to a second, off by default", () => {
+    expect(loadConfig({}).WEBHOOK_CLAIM_INTERVAL).toBe(0);
+    expect(loadConfig({ WEBHOOK_CLAIM_INTERVAL: "5ms" }).WEBHOOK_CLAIM_INTERVAL).toBe(5);
+    expect(() => loadConfig({ WEBHOOK_CLAIM_INTERVAL: "2s" })).toThrow(/WEBHOOK_CLAIM_INTERVAL.*at most 1s/);
+  });
+
   it("treats empty values as unset", () => {
     expect(loadConfig({ DATABASE_URL: "", REDIS_URL: "" }).DATABASE_URL).toBeUndefined();
   });
