@@ -164,9 +164,9 @@ describe.each(dbKinds)("the webhook dispatcher on %s", (kind) => {
   });
 
   it("does not pace claims while a backlog lasts: a claim that came back full is followed at once", async () => {
-    // Claims of 5 and an interval far longer than the test: 40 due deliveries take 8 full claims, which the pacing
-    // would spread over 70 s.
-    const ctx = await setup({ WEBHOOK_CLAIM_INTERVAL: "10s", WEBHOOK_BATCH_SIZE: "5" });
+    // Claims of 2 and the longest interval allowed: 40 due deliveries take 20 full claims, which the pacing would
+    // spread over 19 s.
+    const ctx = await setup({ WEBHOOK_CLAIM_INTERVAL: "1s", WEBHOOK_BATCH_SIZE: "2" });
     const r = await receiver();
     const tenant = await ctx.newTenant();
     await subscribe(ctx, tenant.apiKey, r.url);
