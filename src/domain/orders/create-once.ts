@@ -226,9 +226,9 @@ interface Waiter {
  * Creates orders for concurrent requests in shared statements (the DataLoader pattern, as `TrackingReader`). The
  * requests of an event-loop turn are sent together at its end while fewer than `maxInFlight` statements are
  * running, so an idle service waits only for the rest of the turn; beyond that, requests queue, and the next
- * statement to start takes the queue (up to `maxBatch` requests) in one round trip and one commit. Why: in a profile at saturation, the gateway spent 30 % of its busy time in the one
- * socket write per order to PostgreSQL (waking a backend), and PostgreSQL pays a statement start, a commit and a
- * WAL flush per transaction.
+ * statement to start takes the queue (up to `maxBatch` requests) in one round trip and one commit. Why: in a
+ * profile at saturation, the gateway spent 30 % of its busy time in the one socket write per order to PostgreSQL
+ * (waking a backend), and PostgreSQL pays a statement start, a commit and a WAL flush per transaction.
  *
  * Each request keeps the outcome it would have alone: its key's lock is taken in the shared transaction (a second
  * request with the same key waits for a later statement, where it finds the lock taken or the key recorded), an

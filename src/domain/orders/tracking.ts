@@ -56,8 +56,8 @@ interface Waiter {
  * Reads tracked orders for concurrent requests in batches (the DataLoader pattern). The requests of an event-loop
  * turn are sent together at its end while fewer than `maxInFlight` reads are running, so an idle service waits only
  * for the rest of the turn; beyond that, requests queue, and the next read to start takes the whole queue (up to
- * `maxBatch` numbers) in one query. Every request is
- * answered by a read that started after it arrived, so batching never serves older data than a read of its own.
+ * `maxBatch` numbers) in one query. Every request is answered by a read that started after it arrived, so
+ * batching never serves older data than a read of its own.
  * Why: at a few thousand tracking requests a second, PostgreSQL's per-statement work and the client's per-query
  * round trip cost more than the index lookups themselves.
  */
