@@ -39,6 +39,46 @@ describe.each(dbKinds)("migrations on %s", (kind) => {
     }
   });
 
+  it("leaves on the tables every event writes only the indexes a query or constraint uses (0015)", async () => {
+    // Each index here is written at every insert of its table, and a delivery's at its claim and its outcome too.
+    // A new one belongs here only with the query that reads it.
+    const t = await openTestDb(kind);
+    try {
+      const { rows } = await t.db.query<{ table_name: string; index_name: string }>(
+        `select c.relname as table_name, i.relname as index_name
+           from pg_index x
+           join pg_class c on c.oid = x.indrelid
+           join pg_class i on i.oid = x.indexrelid
+          where c.relname in ('orders', 'order_status_history', 'events', 'webhook_deliveries')
+          order by 1, 2`,
+      );
+      const byTable = new Map<string, string[]>();
+      for (const row of rows)
+        byTable.set(row.table_name, [...(byTable.get(row.table_name) ?? []), row.index_name]);
+      expect(Object.fromEntries(byTable)).toEqual({
+        events: ["events_created_brin", "events_order_idx", "events_pkey"],
+        order_status_history: ["order_status_history_order_idx", "order_status_history_pkey"],
+        orders: [
+          "orders_pkey",
+          "orders_tenant_id_mode_external_id_key",
+          "orders_tenant_list_idx",
+          "orders_tenant_status_idx",
+          "orders_tracking_number_key",
+        ],
+        webhook_deliveries: [
+          "webhook_deliveries_created_brin",
+          "webhook_deliveries_due_idx",
+          "webhook_deliveries_pkey",
+          "webhook_deliveries_subscription_due_idx",
+          "webhook_deliveries_subscription_id_event_id_key",
+          "webhook_deliveries_subscription_idx",
+        ],
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
   it("rolls a failing migration back whole and applies nothing after it", async () => {
     const t = await openTestDb(kind, { migrate: false });
     try {
