@@ -144,6 +144,20 @@ describe.each(dbKinds)("an order's ORDER_CREATED deliveries on %s", (kind) => {
     );
   });
 
+  it("writes the event but no delivery for a tenant with no subscription (one statement since 0016)", async () => {
+    const quiet = (await createTenant(testDb.db, { name: "Tenant without subscriptions" })).tenant.id;
+    const result = await testDb.db.transaction((tx) =>
+      insertOrder(tx, { tenantId: quiet, mode: "test" }, orderBody() as never),
+    );
+    if (result.kind !== "created") throw new Error("order not created");
+    expect((await eventsOf(testDb.db, result.order.id)).map((e) => e.type)).toEqual(["ORDER_CREATED"]);
+    const { rows } = await testDb.db.query<{ n: number }>(
+      "select count(*)::int as n from webhook_deliveries where tenant_id = $1",
+      [quiet],
+    );
+    expect(rows[0]!.n).toBe(0);
+  });
+
   it("leaves no order, event or delivery when the creating transaction rolls back", async () => {
     let orderId = "";
     await expect(
@@ -162,5 +176,87 @@ describe.each(dbKinds)("an order's ORDER_CREATED deliveries on %s", (kind) => {
       [orderId],
     );
     expect(rows[0]).toEqual({ orders: 0, events: 0, deliveries: 0 });
+  });
+});
+
+/**
+ * 0016 dropped the foreign keys of `order_status_history.tenant_id` and `webhook_deliveries.tenant_id`, which other
+ * constraints imply: what they guarded must still hold.
+ */
+describe.each(dbKinds)("the tenant of history rows and deliveries on %s", (kind) => {
+  let testDb: TestDb;
+  beforeAll(async () => {
+    testDb = await openTestDb(kind);
+  });
+  afterAll(() => testDb.close());
+
+  it("refuses a history row naming another tenant than its order's, or one that does not exist", async () => {
+    const owner = (await createTenant(testDb.db, { name: "History owner" })).tenant.id;
+    const other = (await createTenant(testDb.db, { name: "History other" })).tenant.id;
+    const result = await testDb.db.transaction((tx) =>
+      insertOrder(tx, { tenantId: owner, mode: "test" }, orderBody() as never),
+    );
+    if (result.kind !== "created") throw new Error("order not created");
+    for (const tenant of [other, "00000000-0000-4000-8000-000000000000"]) {
+      await expect(
+        testDb.db.query(
+          `insert into order_status_history (order_id, tenant_id, status, description, actor, occurred_at)
+           values ($1, $2, 'DRIVER_ASSIGNED', 'x', 'api', now())`,
+          [result.order.id, tenant],
+        ),
+      ).rejects.toMatchObject({ code: "23514" });
+    }
+    expect((await historyOf(testDb.db, result.order.id)).map((row) => row.status)).toEqual(["CREATED"]);
+  });
+
+  it("deleting a tenant still deletes its orders' history, its subscriptions' deliveries and their attempts", async () => {
+    const doomed = (await createTenant(testDb.db, { name: "Deleted tenant" })).tenant.id;
+    const { rows: subscription } = await testDb.db.query<{ id: string }>(
+      `insert into webhook_subscriptions (tenant_id, mode, url, events, secret)
+       values ($1, 'test', 'https://receiver.example/hook', '{*}', 'whsec_test') returning id`,
+      [doomed],
+    );
+    const result = await testDb.db.transaction((tx) =>
+      insertOrder(tx, { tenantId: doomed, mode: "test" }, orderBody() as never),
+    );
+    if (result.kind !== "created") throw new Error("order not created");
+    const { rows: delivery } = await testDb.db.query<{ id: string }>(
+      "select id from webhook_deliveries where subscription_id = $1",
+      [subscription[0]!.id],
+    );
+    expect(delivery).toHaveLength(1);
+    await testDb.db.query(
+      "insert into webhook_attempts (delivery_id, attempt, attempted_at, outcome, duration_ms) values ($1, 1, now(), 'failed', 5)",
+      [delivery[0]!.id],
+    );
+    const count = async () => {
+      const { rows } = await testDb.db.query<Record<string, number>>(
+        `select (select count(*) from orders where tenant_id = $1)::int as orders,
+                (select count(*) from order_status_history where order_id = $2)::int as history,
+                (select count(*) from events where order_id = $2)::int as events,
+                (select count(*) from webhook_subscriptions where tenant_id = $1)::int as subscriptions,
+                (select count(*) from webhook_deliveries where id = $3)::int as deliveries,
+                (select count(*) from webhook_attempts where delivery_id = $3)::int as attempts`,
+        [doomed, result.order.id, delivery[0]!.id],
+      );
+      return rows[0];
+    };
+    expect(await count()).toEqual({
+      orders: 1,
+      history: 1,
+      events: 1,
+      subscriptions: 1,
+      deliveries: 1,
+      attempts: 1,
+    });
+    await testDb.db.query("delete from tenants where id = $1", [doomed]);
+    expect(await count()).toEqual({
+      orders: 0,
+      history: 0,
+      events: 0,
+      subscriptions: 0,
+      deliveries: 0,
+      attempts: 0,
+    });
   });
 });
