@@ -13,10 +13,10 @@
 -- them. Their uniqueness was the sequence's anyway (nothing writes a `seq` of its own).
 --
 -- Measured (session 15, 2 vCPUs; BENCHMARKS.md, "Session 15"): in a run of scenario 4, `pg_stat_user_indexes` showed
--- no scan of any of the four. The producer's transaction (pgbench, bench/producer-pgbench.sql, 8 clients on each of
--- two databases at once, one with the indexes and one without): PostgreSQL CPU per commit lower without them in 6 of
--- 6 rounds, median about 4 %. Scenario 4 at 1,000 events/s, 3 alternating pairs: WAL written per run 6.6-7.4 % less
--- (206 against 221 MB for 35,000 events and the run's setup); the CPU figures moved within the runs' noise.
+-- no scan of any of the four. The producer's transaction under contention (bench/producer-cpu-ab.ts --concurrent 8:
+-- pgbench with bench/producer-pgbench.sql on both schemas at once), PostgreSQL CPU per commit 0.973-0.983 of before
+-- in 6 of 6 rounds (an A/A run: 0.998-1.003). Scenario 4 at 1,000 events/s, 3 alternating pairs: WAL written per run
+-- 6.6-7.4 % less (206 against 221 MB for 35,000 events and the run's setup); its CPU figures moved within the noise.
 --
 -- On a database already past 0090 the Node migrator applies this file as it did 0006 to 0014; `supabase db push`
 -- needs `--include-all`. No table is created, so nothing needs 0090's treatment.
