@@ -339,17 +339,19 @@ export function createApp(services: Services): App {
 
   /**
    * A match's layers from `index` on, as Hono's chain runs them, synchronously as long as they answer
-   * synchronously; `notFound` answers when they run out unanswered. (Unlike Hono's chain, it does not refuse a layer
-   * that calls `next()` twice; none of the app's does.)
+   * synchronously; `notFound` answers when they run out unanswered. A layer that calls `next()` a second time gets
+   * the rejection Hono's chain gives it ("next() called multiple times"), so the layers below never run twice.
    */
   function runLayers(c: Context<AppEnv>, handlers: readonly H[], index: number, notFound: Next): unknown {
     const handler = handlers[index];
     if (handler === undefined) return c.finalized ? undefined : notFound();
+    let nextCalled = false;
     try {
-      const res = handler(
-        c,
-        () => Promise.resolve(runLayers(c, handlers, index + 1, notFound)) as Promise<void>,
-      );
+      const res = handler(c, () => {
+        if (nextCalled) return Promise.reject(new Error("next() called multiple times"));
+        nextCalled = true;
+        return Promise.resolve(runLayers(c, handlers, index + 1, notFound)) as Promise<void>;
+      });
       return res instanceof Promise
         ? res.then(
             (resolved) => keepAnswer(c, resolved),

@@ -52,6 +52,20 @@ describe("a match run as one handler answers as Hono's chain would", () => {
     app.get("/v1/_chain/next", layer("a"), async (_c, next) => {
       await next();
     });
+    app.get(
+      "/v1/_chain/next-twice",
+      async (_c, next) => {
+        trail.push("t in");
+        await next();
+        trail.push("t again");
+        await next();
+        trail.push("t never");
+      },
+      (c) => {
+        trail.push("handler");
+        return c.text("made once");
+      },
+    );
     app.get("/_chain/outside/:id", layer("a"), (c) => c.text(`outside ${c.req.param("id")}`));
     // Two routes of one path, each with parameters of its own (as the portal's `/developers/:slug` and
     // `/developers/*`): the first passes on with next().
@@ -91,6 +105,14 @@ describe("a match run as one handler answers as Hono's chain would", () => {
     { path: "/v1/_chain/nothing", status: 500, body: /internal_error/, trail: ["a in -", "a out 200"] },
     // The chain's end reached by next(): the app's not-found answer (a 405 here, since the path has a GET route).
     { path: "/v1/_chain/next", status: 405, body: /method_not_allowed/, trail: ["a in -", "a out 405"] },
+    // A second next() is refused ("next() called multiple times"): the handler below runs once, and the layer's
+    // rejection is answered by the error handler.
+    {
+      path: "/v1/_chain/next-twice",
+      status: 500,
+      body: /internal_error/,
+      trail: ["t in", "handler", "t again"],
+    },
     { path: "/_chain/outside/9", status: 200, body: /^outside 9$/, trail: ["a in 9", "a out 200"] },
     { path: "/v1/_chain/two/x", status: 200, body: /^first x$/, trail: ["a in -", "a out 200"] },
     { path: "/v1/_chain/two/skip", status: 200, body: /^second -$/, trail: ["a in -", "a out 200"] },
