@@ -25,7 +25,7 @@ import { createBenchDatabase, orderInput } from "./lib/setup.ts";
  * What only concurrency shows is in it: the row locks of the foreign-key checks on the shared tenant and
  * subscription rows (a MultiXact for most transactions), group commit, the NOTIFY's lock at commit. Each round also
  * prints the after/before ratio; an A/A run (the same checkout on both sides) shows the noise: 0.998-1.003 in
- * session 15, where the same measurement one side after the other moved by up to 13 % in a round. Not part of
+ * session 15 (a first version in shell, with no warm-up round, moved by up to 13 % in an A/A round). Not part of
  * `npm run bench`.
  */
 

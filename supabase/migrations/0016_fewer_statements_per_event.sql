@@ -4,8 +4,9 @@
 -- 1. The fan-out (0003, 0007) asked whether the tenant had any enabled subscription before it built the body and
 --    inserted the deliveries: two statements for a tenant that subscribes. Now it builds the body (a string, no
 --    statement) and inserts in one statement, which finds no subscription for a tenant that has none.
--- 2. Two foreign keys whose checks each ran a query per row, and locked the tenant's row (a MultiXact whenever
---    another transaction of the tenant held it too), are dropped because other constraints already imply them:
+-- 2. Two foreign keys whose checks each ran a query per row and locked the tenant's row again (the order's own
+--    foreign key has locked it already, usually as a MultiXact shared with the tenant's other writers, whose
+--    members each further lock reads) are dropped because other constraints already imply them:
 --      order_status_history.tenant_id: the history trigger (0008) rejects a row whose tenant is not its order's,
 --        and the order's own foreign key holds that tenant; deleting the tenant deletes the order and so the row.
 --      webhook_deliveries.tenant_id: every delivery belongs to a subscription (its foreign key, not null), written
