@@ -144,7 +144,7 @@ describe.each(dbKinds)("an order's ORDER_CREATED deliveries on %s", (kind) => {
     );
   });
 
-  it("writes the event but no delivery for a tenant with no subscription (one statement since 0016)", async () => {
+  it("writes the event but no delivery for a tenant with no subscription", async () => {
     const quiet = (await createTenant(testDb.db, { name: "Tenant without subscriptions" })).tenant.id;
     const result = await testDb.db.transaction((tx) =>
       insertOrder(tx, { tenantId: quiet, mode: "test" }, orderBody() as never),
