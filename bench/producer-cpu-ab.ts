@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { createdHistoryParams, orderInsertParams, orderWithHistoryCtes } from "../src/domain/orders/store.ts";
+import { postgresBinDir } from "../test/support/private-postgres.ts";
 import { option, twoCheckouts } from "./lib/args.ts";
 import { median, round } from "./lib/load.ts";
 import { cpuSecondsOf, root, sleep } from "./lib/processes.ts";
@@ -119,16 +119,13 @@ async function measure(side: Side): Promise<number> {
   }
 }
 
-/** The machine's pgbench: on PATH, or in the Debian layout of PostgreSQL's binaries. */
+/** The machine's pgbench: beside the newest PostgreSQL server binaries (as the fault tests find them), or on PATH. */
 function pgbenchPath(): string {
-  const debian = "/usr/lib/postgresql";
-  if (existsSync(debian)) {
-    for (const version of readdirSync(debian).sort().reverse()) {
-      const candidate = join(debian, version, "bin", "pgbench");
-      if (existsSync(candidate)) return candidate;
-    }
+  try {
+    return join(postgresBinDir(), "pgbench");
+  } catch {
+    return "pgbench";
   }
-  return "pgbench";
 }
 
 /** Each side's `pgbench` backends and its commit count so far. */

@@ -9,7 +9,7 @@ import pg from "pg";
 const run = promisify(execFile);
 
 /** The newest PostgreSQL server binaries installed (Debian puts them under /usr/lib/postgresql/<major>/bin). */
-function postgresBinDir(): string {
+export function postgresBinDir(): string {
   const base = "/usr/lib/postgresql";
   const versions = readdirSync(base)
     .filter((entry) => existsSync(join(base, entry, "bin", "pg_ctl")))
