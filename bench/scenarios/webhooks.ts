@@ -264,6 +264,16 @@ export async function scenarioWebhookLatency(options: {
     return { first, duplicates: relevant - first.size };
   };
 
+  /** Each committed event that arrived, with its latency (ms) from its commit to its first arrival. */
+  const arrivedLatencies = <Commit extends { at: number }>(
+    commits: ReadonlyMap<string, Commit>,
+    first: ReadonlyMap<string, number>,
+  ) =>
+    [...commits].flatMap(([orderId, commit]) => {
+      const arrivedAt = first.get(orderId);
+      return arrivedAt === undefined ? [] : [{ commit, latency: (arrivedAt - commit.at) / 1000 }];
+    });
+
   // The warm-up: the rate for a few seconds, unrecorded in the figures but reported, as the HTTP scenarios warm each
   // server up before their runs. A gateway that has not yet run its dispatcher at this rate (its code not yet
   // optimised by V8) falls behind for a few seconds at 1,000 events/s on two vCPUs, and on a machine that busy the
@@ -273,10 +283,7 @@ export async function scenarioWebhookLatency(options: {
     await receiver.reset();
     const phase = await producePhase("WARM", Math.round(ratePerSecond * options.warmupS));
     const { first } = await firstArrivals(phase.commits);
-    const latencies = [...phase.commits].flatMap(([orderId, commit]) => {
-      const arrivedAt = first.get(orderId);
-      return arrivedAt === undefined ? [] : [(arrivedAt - commit.at) / 1000];
-    });
+    const latencies = arrivedLatencies(phase.commits, first).map((arrival) => arrival.latency);
     warmup = {
       seconds: options.warmupS,
       events: phase.commits.size,
@@ -314,10 +321,7 @@ export async function scenarioWebhookLatency(options: {
   const latencies: number[] = [];
   const firstCommit = Math.min(...[...commits.values()].map((commit) => commit.at));
   const seconds: Array<{ latencies: number[]; trips: number[] }> = [];
-  for (const [orderId, commit] of commits) {
-    const arrivedAt = firstArrival.get(orderId);
-    if (arrivedAt === undefined) continue;
-    const latency = (arrivedAt - commit.at) / 1000;
+  for (const { commit, latency } of arrivedLatencies(commits, firstArrival)) {
     latencies.push(latency);
     const second = Math.floor((commit.at - firstCommit) / 1e6);
     seconds[second] ??= { latencies: [], trips: [] };
